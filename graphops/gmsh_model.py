@@ -1,0 +1,186 @@
+"""One careful gmsh session per process, and the conversion of a gmsh model to a :class:`Mesh`.
+
+Both the readers (``.geo`` / ``.msh`` files) and the shape generators of
+:mod:`graphops.geometry` go through here.
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+from typing import Dict, Iterator, List, Optional
+
+import numpy as np
+
+from .cells import CELL_DIM
+from .errors import MeshError
+from .mesh import Mesh, PhysicalGroup
+
+_LOCK = threading.RLock()
+
+#: gmsh element family (from ``getElementProperties``) -> linear graphops cell type.
+_GMSH_FAMILY = {
+    "Point": "vertex",
+    "Line": "line",
+    "Triangle": "triangle",
+    "Quadrilateral": "quad",
+    "Tetrahedron": "tetra",
+    "Hexahedron": "hexahedron",
+    "Prism": "wedge",
+    "Pyramid": "pyramid",
+}
+
+
+@contextlib.contextmanager
+def gmsh_session() -> Iterator[object]:
+    """Open gmsh (silenced, no signal handlers) for the duration of the block.
+
+    Re-entrant: a nested session reuses the open one and leaves it open. The
+    outermost session finalizes gmsh, so at most one gmsh session lives in the
+    process at a time.
+
+    Yields
+    ------
+    module
+        The ``gmsh`` module, ready for ``gmsh.model`` calls.
+    """
+    import gmsh
+
+    with _LOCK:
+        owner = not gmsh.isInitialized()
+        if owner:
+            gmsh.initialize(readConfigFiles=False, interruptible=False)
+            gmsh.option.setNumber("General.Terminal", 0)
+            gmsh.option.setNumber("General.Verbosity", 1)
+        try:
+            yield gmsh
+        finally:
+            if owner:
+                gmsh.finalize()
+
+
+def _element_type_name(gmsh, etype: int) -> tuple:
+    name, dim, order, num_nodes, _, num_primary = gmsh.model.mesh.getElementProperties(etype)
+    family = name.split(" ")[0]
+    return _GMSH_FAMILY.get(family), int(dim), int(num_nodes), int(num_primary)
+
+
+def mesh_from_gmsh_model(source: Optional[str] = None) -> Mesh:
+    """Convert the current gmsh model's mesh into a :class:`Mesh`.
+
+    Cells are the elements of every top-dimension entity, plus the lower-
+    dimensional elements that belong to a physical group. Higher-order
+    elements are reduced to their corner nodes and unused nodes dropped. The
+    geometric dimension is 2 when every node has ``z == 0`` and the mesh is
+    at most 2D.
+
+    Parameters
+    ----------
+    source : str, optional
+        File name used in error messages.
+
+    Returns
+    -------
+    Mesh
+    """
+    import gmsh
+
+    node_tags, coords, _ = gmsh.model.mesh.getNodes()
+    if len(node_tags) == 0:
+        raise MeshError("gmsh produced no nodes (empty geometry or empty mesh)", source)
+    node_tags = np.asarray(node_tags, dtype=np.int64)
+    points = np.asarray(coords, dtype=np.float64).reshape(-1, 3)
+    index = np.full(int(node_tags.max()) + 1, -1, dtype=np.int64)
+    index[node_tags] = np.arange(len(node_tags))
+
+    def elements_of(dim: int, tag: int) -> Dict[str, List[np.ndarray]]:
+        out: Dict[str, List[np.ndarray]] = {}
+        types, _, nodes = gmsh.model.mesh.getElements(dim, tag)
+        for etype, enodes in zip(types, nodes):
+            ctype, _, num_nodes, num_primary = _element_type_name(gmsh, etype)
+            if ctype is None:
+                raise MeshError(f"unsupported gmsh element type {etype}", source)
+            conn = np.asarray(enodes, dtype=np.int64).reshape(-1, num_nodes)[:, :num_primary]
+            out.setdefault(ctype, []).append(index[conn])
+        return out
+
+    entities = gmsh.model.getEntities()
+    top = max((d for d, _ in entities if elements_of_count(gmsh, d, _) > 0), default=-1)
+    if top < 1:
+        raise MeshError("the gmsh model has no mesh elements of dimension 1 or more", source)
+
+    blocks: Dict[str, List[np.ndarray]] = {}
+    for d, t in entities:
+        if d == top:
+            for ctype, arrs in elements_of(d, t).items():
+                blocks.setdefault(ctype, []).extend(arrs)
+
+    groups: Dict[str, PhysicalGroup] = {}
+    for d, ptag in gmsh.model.getPhysicalGroups():
+        name = gmsh.model.getPhysicalName(d, ptag) or str(ptag)
+        gcells: Dict[str, List[np.ndarray]] = {}
+        for etag in gmsh.model.getEntitiesForPhysicalGroup(d, ptag):
+            for ctype, arrs in elements_of(d, int(etag)).items():
+                gcells.setdefault(ctype, []).extend(arrs)
+        merged = {c: np.concatenate(a) for c, a in gcells.items()}
+        groups[name] = PhysicalGroup(name=name, dim=int(d), tag=int(ptag), cells=merged)
+        if d < top:
+            for ctype, conn in merged.items():
+                blocks.setdefault(ctype, []).append(conn)
+
+    cells = {}
+    for ctype, arrs in blocks.items():
+        conn = np.concatenate(arrs)
+        if CELL_DIM[ctype] < top:
+            conn = np.unique(np.sort(conn, axis=1), axis=0) if ctype == "vertex" else _unique_rows(conn)
+        cells[ctype] = conn
+    if top <= 2 and np.all(points[:, 2] == 0.0):
+        points = points[:, :2]
+    return Mesh(points, cells, groups=groups, source=source).remove_unused_points()
+
+
+def elements_of_count(gmsh, dim: int, tag: int) -> int:
+    """Number of mesh elements on one gmsh entity."""
+    _, etags, _ = gmsh.model.mesh.getElements(dim, tag)
+    return int(sum(len(e) for e in etags))
+
+
+def _unique_rows(conn: np.ndarray) -> np.ndarray:
+    """Drop cells repeated with the same node set (shared by two physical groups)."""
+    _, first = np.unique(np.sort(conn, axis=1), axis=0, return_index=True)
+    return conn[np.sort(first)]
+
+
+def read_gmsh_file(path: str, dim: Optional[int] = None) -> Mesh:
+    """Read a gmsh ``.geo`` (meshed now) or ``.msh`` (v2/v4, ascii/binary) file.
+
+    Parameters
+    ----------
+    path : str
+        The file.
+    dim : int, optional
+        Dimension to mesh a ``.geo`` file in; defaults to its highest entity dimension.
+    """
+    with gmsh_session() as gmsh:
+        gmsh.clear()
+        try:
+            gmsh.open(str(path))
+        except Exception as exc:  # gmsh raises a bare Exception with its own log line
+            raise MeshError(f"gmsh cannot read this file ({_first_line(exc)})", path) from None
+        try:
+            if str(path).lower().endswith(".geo"):
+                top = max((d for d, _ in gmsh.model.getEntities()), default=-1)
+                if top < 1:
+                    raise MeshError("the .geo file defines no curves, surfaces or volumes", path)
+                gmsh.model.mesh.generate(dim or top)
+            return mesh_from_gmsh_model(source=str(path))
+        except MeshError:
+            raise
+        except Exception as exc:
+            raise MeshError(f"gmsh failed on this file ({_first_line(exc)})", path) from None
+        finally:
+            gmsh.clear()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
