@@ -88,7 +88,9 @@ def mesh_from_gmsh_model(source: Optional[str] = None) -> Mesh:
     if len(node_tags) == 0:
         raise MeshError("gmsh produced no nodes (empty geometry or empty mesh)", source)
     node_tags = np.asarray(node_tags, dtype=np.int64)
-    points = np.asarray(coords, dtype=np.float64).reshape(-1, 3)
+    order = np.argsort(node_tags, kind="stable")  # keep the file's node numbering
+    node_tags = node_tags[order]
+    points = np.asarray(coords, dtype=np.float64).reshape(-1, 3)[order]
     index = np.full(int(node_tags.max()) + 1, -1, dtype=np.int64)
     index[node_tags] = np.arange(len(node_tags))
 
@@ -135,7 +137,25 @@ def mesh_from_gmsh_model(source: Optional[str] = None) -> Mesh:
         cells[ctype] = conn
     if top <= 2 and np.all(points[:, 2] == 0.0):
         points = points[:, :2]
-    return Mesh(points, cells, groups=groups, source=source).remove_unused_points()
+    point_data = _node_views(gmsh, index, len(points), source)
+    return Mesh(points, cells, point_data, groups=groups, source=source).remove_unused_points()
+
+
+def _node_views(gmsh, index: np.ndarray, num_nodes: int, source: Optional[str]) -> Dict[str, np.ndarray]:
+    """Node-data post-processing views (``$NodeData`` of a .msh file) as point fields."""
+    fields: Dict[str, np.ndarray] = {}
+    for i, vtag in enumerate(gmsh.view.getTags()):
+        try:
+            dtype, tags, data, _, ncomp = gmsh.view.getModelData(vtag, 0)
+        except Exception:
+            continue  # list-based or element views carry no node data
+        if dtype != "NodeData" or len(tags) == 0:
+            continue
+        name = gmsh.option.getString(f"View[{gmsh.view.getIndex(vtag)}].Name") or f"view{i}"
+        values = np.full((num_nodes, int(ncomp)), np.nan)
+        values[index[np.asarray(tags, dtype=np.int64)]] = np.asarray(data, dtype=np.float64).reshape(len(tags), -1)
+        fields[name] = values[:, 0] if ncomp == 1 else values
+    return fields
 
 
 def elements_of_count(gmsh, dim: int, tag: int) -> int:

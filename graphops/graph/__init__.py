@@ -1,0 +1,19 @@
+"""Meshes and point clouds as ``torch_geometric.data.Data`` graphs."""
+from .build import mesh_to_graph, point_cloud_to_graph
+from .edges import edge_features, mesh_edges, merge_edges
+from .neighbours import knn_graph, radius_graph, radius_edges_between
+from .transforms import EdgeFeatures, KNNGraph, RadiusGraph
+
+__all__ = [
+    "mesh_to_graph",
+    "point_cloud_to_graph",
+    "mesh_edges",
+    "merge_edges",
+    "edge_features",
+    "knn_graph",
+    "radius_graph",
+    "radius_edges_between",
+    "KNNGraph",
+    "RadiusGraph",
+    "EdgeFeatures",
+]

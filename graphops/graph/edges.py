@@ -1,0 +1,70 @@
+"""Edges from cell connectivity, edge merging and edge features."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from ..boundary import row_keys
+from ..cells import CELL_EDGES
+from ..mesh import Mesh
+
+
+def mesh_edges(mesh: Mesh, volume_only: bool = True) -> np.ndarray:
+    """Undirected, deduplicated edges of the mesh cells, both directions, no self loops.
+
+    Parameters
+    ----------
+    mesh : Mesh
+    volume_only : bool
+        Use only the volume cells (lower-dimensional cells add no new edges to
+        a conforming mesh); False takes every cell block.
+
+    Returns
+    -------
+    ndarray, shape (2, E), int64
+        ``[source, target]`` pairs sorted by target then source.
+    """
+    blocks = mesh.volume_cells() if volume_only else dict(mesh.iter_cells())
+    pairs = [conn[:, list(local)] for t, conn in blocks.items() if t in CELL_EDGES for local in CELL_EDGES[t]]
+    if not pairs:
+        return np.zeros((2, 0), dtype=np.int64)
+    return merge_edges([np.concatenate(pairs).T], mesh.num_points)
+
+
+def merge_edges(edge_sets: Sequence[np.ndarray], num_nodes: int) -> np.ndarray:
+    """Union of edge sets made symmetric, without duplicates or self loops.
+
+    Parameters
+    ----------
+    edge_sets : sequence of ndarray, shape (2, E_i)
+    num_nodes : int
+
+    Returns
+    -------
+    ndarray, shape (2, E), int64, sorted by target then source.
+    """
+    both = [np.asarray(e, dtype=np.int64) for e in edge_sets if np.asarray(e).size]
+    if not both:
+        return np.zeros((2, 0), dtype=np.int64)
+    e = np.concatenate(both, axis=1)
+    e = np.concatenate([e, e[::-1]], axis=1)
+    e = e[:, e[0] != e[1]]
+    keys = np.unique(row_keys(e[::-1].T, num_nodes))  # key = target * N + source
+    return np.stack([keys % num_nodes, keys // num_nodes])
+
+
+def edge_features(pos: np.ndarray, edge_index: np.ndarray) -> np.ndarray:
+    """Relative position ``pos[source] - pos[target]`` and its length.
+
+    Parameters
+    ----------
+    pos : ndarray, shape (N, d)
+    edge_index : ndarray, shape (2, E)
+
+    Returns
+    -------
+    ndarray, shape (E, d + 1)
+    """
+    rel = pos[edge_index[0]] - pos[edge_index[1]]
+    return np.concatenate([rel, np.linalg.norm(rel, axis=1, keepdims=True)], axis=1)

@@ -1,0 +1,169 @@
+"""Read any mesh format meshio knows, gmsh ``.geo``/``.msh`` through gmsh, and point clouds."""
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from pathlib import Path
+from typing import Dict, List, Optional, Union
+
+import numpy as np
+
+from ..cells import CELL_CORNERS, CELL_DIM, HIGHER_ORDER
+from ..errors import MeshError
+from ..gmsh_model import read_gmsh_file
+from ..mesh import Mesh, PhysicalGroup
+from .point_cloud import POINT_CLOUD_EXTENSIONS, read_point_cloud
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+GMSH_EXTENSIONS = (".geo", ".msh")
+
+
+def _meshio_extensions() -> List[str]:
+    import meshio
+
+    return sorted(meshio.extension_to_filetypes)
+
+
+def supported_extensions() -> List[str]:
+    """Every file extension :func:`read_mesh` accepts."""
+    return sorted(set(_meshio_extensions()) | set(GMSH_EXTENSIONS) | set(POINT_CLOUD_EXTENSIONS))
+
+
+def _suffix(path: Path) -> str:
+    name = path.name.lower()
+    for ext in sorted(supported_extensions(), key=len, reverse=True):
+        if name.endswith(ext):
+            return ext
+    return path.suffix.lower()
+
+
+def check_readable(path: PathLike) -> Path:
+    """Raise :class:`MeshError` unless ``path`` is an existing, non-empty file."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise MeshError("file not found", p)
+    if p.is_dir():
+        raise MeshError("is a folder, not a mesh file", p)
+    if p.stat().st_size == 0:
+        raise MeshError("file is empty", p)
+    return p
+
+
+def read_mesh(path: PathLike, dim: Optional[int] = None, validate: bool = True) -> Mesh:
+    """Read a mesh or point cloud file into a :class:`Mesh`.
+
+    Parameters
+    ----------
+    path : path-like
+        ``.msh`` (v2/v4, ascii/binary) and ``.geo`` go through gmsh (a ``.geo``
+        is meshed now); ``.npy``/``.csv``/``.xyz``/``.ply`` are point clouds
+        (a ``.ply`` with faces is a surface mesh); every other format meshio
+        reads (``.vtu``, ``.vtk``, ``.inp``, ``.xdmf``, ``.med``, ``.mesh``...)
+        goes through meshio.
+    dim : int, optional
+        Dimension to mesh a ``.geo`` file in (default: its highest entity dimension).
+    validate : bool
+        Check coordinates and connectivity (:meth:`Mesh.validate`).
+
+    Returns
+    -------
+    Mesh
+        Cells reduced to linear corner nodes, blocks of the same type merged,
+        planar meshes with 2D points.
+
+    Raises
+    ------
+    MeshError
+        Missing, empty, unknown-format or corrupt file, NaN coordinates.
+    """
+    p = check_readable(path)
+    ext = _suffix(p)
+    if ext in GMSH_EXTENSIONS:
+        mesh = read_gmsh_file(str(p), dim=dim)
+    elif ext in POINT_CLOUD_EXTENSIONS and ext != ".ply":
+        mesh = read_point_cloud(p)
+    elif ext in _meshio_extensions():
+        mesh = _read_with_meshio(p)
+    else:
+        raise MeshError(
+            f"unknown mesh format {ext or '(no extension)'!r}; graphops reads "
+            + ", ".join(supported_extensions()),
+            p,
+        )
+    return mesh.validate() if validate else mesh
+
+
+def _read_with_meshio(path: Path) -> Mesh:
+    import meshio
+
+    chatter = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(chatter), contextlib.redirect_stderr(chatter):
+            raw = meshio.read(str(path))
+    except (Exception, SystemExit) as exc:  # meshio raises many kinds of errors (and exits) on corrupt input
+        msg = (str(exc).strip() if not isinstance(exc, SystemExit) else chatter.getvalue().strip()).splitlines()
+        detail = msg[0] if msg else type(exc).__name__
+        raise MeshError(f"cannot read this file, it looks corrupt or truncated ({type(exc).__name__}: {detail})", path) from None
+    return from_meshio(raw, source=str(path))
+
+
+def from_meshio(raw, source: Optional[str] = None) -> Mesh:
+    """Convert a ``meshio.Mesh`` into a :class:`Mesh`.
+
+    Higher-order cells keep their corner nodes only (unused nodes are dropped),
+    blocks of one type are merged, cell sets become physical groups, and
+    cell types graphops does not know are reported if they leave no cells.
+    """
+    points = np.asarray(raw.points, dtype=np.float64)
+    if points.ndim != 2 or len(points) == 0:
+        raise MeshError("the file has no points", source)
+    blocks: Dict[str, List[np.ndarray]] = {}
+    where: List[tuple] = []  # (linear type, offset in merged block, count) per meshio block
+    unknown: List[str] = []
+    reduced = False
+    for block in raw.cells:
+        ctype = block.type
+        data = np.asarray(block.data)
+        if ctype in HIGHER_ORDER:
+            lin = HIGHER_ORDER[ctype]
+            data = data[:, : CELL_CORNERS[lin]]
+            ctype, reduced = lin, True
+        if ctype not in CELL_CORNERS:
+            unknown.append(ctype)
+            where.append((None, 0, len(data)))
+            continue
+        offset = sum(len(a) for a in blocks.get(ctype, []))
+        blocks.setdefault(ctype, []).append(data.astype(np.int64))
+        where.append((ctype, offset, len(data)))
+    cells = {t: np.concatenate(a) for t, a in blocks.items()}
+    if unknown and not any(CELL_DIM[t] >= 2 for t in cells):
+        raise MeshError(f"unsupported cell types {sorted(set(unknown))} and no triangle/quad/tetra/hexahedron/wedge/pyramid cells", source)
+
+    cell_data: Dict[str, Dict[str, np.ndarray]] = {}
+    for name, per_block in raw.cell_data.items():
+        merged: Dict[str, List[np.ndarray]] = {}
+        for (ctype, _, _), values in zip(where, per_block):
+            if ctype is not None:
+                merged.setdefault(ctype, []).append(np.asarray(values))
+        cell_data[name] = {t: np.concatenate(v) for t, v in merged.items()}
+
+    groups: Dict[str, PhysicalGroup] = {}
+    for name, per_block in getattr(raw, "cell_sets", {}).items():
+        gcells: Dict[str, List[np.ndarray]] = {}
+        for (ctype, offset, count), ids in zip(where, per_block):
+            if ctype is None or ids is None or len(ids) == 0:
+                continue
+            gcells.setdefault(ctype, []).append(cells[ctype][offset + np.asarray(ids, dtype=np.int64)])
+        if gcells:
+            merged_cells = {t: np.concatenate(v) for t, v in gcells.items()}
+            dim = max(CELL_DIM[t] for t in merged_cells)
+            groups[name] = PhysicalGroup(name=name, dim=dim, cells=merged_cells)
+
+    point_data = {k: np.asarray(v) for k, v in raw.point_data.items()}
+    top = max((CELL_DIM[t] for t, c in cells.items() if len(c)), default=0)
+    if points.shape[1] == 3 and top <= 2 and np.all(points[:, 2] == 0.0):
+        points = points[:, :2]
+    mesh = Mesh(points, cells, point_data, cell_data, groups, source)
+    return mesh.remove_unused_points() if reduced else mesh
