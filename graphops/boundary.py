@@ -67,17 +67,27 @@ def _boundary_facets_with_owner(mesh: Mesh) -> Dict[str, BoundaryFacets]:
         raise MeshError(f"the mesh has no 2D or 3D volume cells to take a boundary of (found: {present})", mesh.source)
     pieces: Dict[str, list] = {}
     for ctype, conn in volume.items():
-        centroid = mesh.points[conn].mean(axis=1)
         for ftype, local in CELL_FACETS[ctype]:
-            pieces.setdefault(ftype, []).append((conn[:, list(local)], centroid))
+            pieces.setdefault(ftype, []).append((ctype, conn[:, list(local)], np.arange(len(conn))))
     out: Dict[str, BoundaryFacets] = {}
     for ftype, parts in pieces.items():
-        facets = np.concatenate([p[0] for p in parts])
-        owners = np.concatenate([p[1] for p in parts])
+        facets = np.concatenate([p[1] for p in parts])
         keys = row_keys(np.sort(facets, axis=1), mesh.num_points)
-        _, first, counts = np.unique(keys, return_index=True, return_counts=True)
-        once = np.sort(first[counts == 1])
-        out[ftype] = BoundaryFacets(facets[once], owners[once])
+        order = np.argsort(keys)
+        k = keys[order]
+        differs = k[1:] != k[:-1]
+        alone = np.ones(len(k), dtype=bool)  # facets whose key appears exactly once
+        alone[1:] &= differs
+        alone[:-1] &= differs
+        once = np.sort(order[alone])
+        # centroid of the owning cell, computed for boundary facets only
+        owner = np.empty((len(once), mesh.geometric_dim))
+        start = 0
+        for ctype, part, cell_ids in parts:
+            sel = once[(once >= start) & (once < start + len(part))]
+            owner[np.searchsorted(once, sel)] = mesh.points[volume[ctype][cell_ids[sel - start]]].mean(axis=1)
+            start += len(part)
+        out[ftype] = BoundaryFacets(facets[once], owner)
     return out
 
 
@@ -189,7 +199,7 @@ def _closest_on_triangles(p: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.nda
 
 
 def distance_to_boundary(
-    mesh: Mesh, query: np.ndarray | None = None, k: int = 8, chunk: int = 200_000
+    mesh: Mesh, query: np.ndarray | None = None, k: int = 4, chunk: int = 200_000
 ) -> Tuple[np.ndarray, np.ndarray]:
     """Distance and unit direction from points to the nearest boundary point.
 
@@ -245,7 +255,7 @@ def _distances_from(
     direction = np.zeros((len(q), d))
     for start in range(0, len(q), chunk):
         block = q[start : start + chunk]
-        _, idx = tree.query(block, k=kk)
+        _, idx = tree.query(block, k=kk, workers=-1)
         idx = idx.reshape(len(block), kk)
         corners = pts[simplices[idx]]  # (M, k, nv, d)
         p = block[:, None, :]
@@ -291,7 +301,7 @@ class BoundaryFeatures:
     facets: Dict[str, np.ndarray]
 
 
-def boundary_features(mesh: Mesh, k: int = 8) -> BoundaryFeatures:
+def boundary_features(mesh: Mesh, k: int = 4) -> BoundaryFeatures:
     """Mask, normals, distances and directions, finding the boundary facets once."""
     facets = _boundary_facets_with_owner(mesh)
     mask = _mask_from(facets, mesh.num_points)

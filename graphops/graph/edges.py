@@ -48,10 +48,23 @@ def merge_edges(edge_sets: Sequence[np.ndarray], num_nodes: int) -> np.ndarray:
     if not both:
         return np.zeros((2, 0), dtype=np.int64)
     e = np.concatenate(both, axis=1)
-    e = np.concatenate([e, e[::-1]], axis=1)
-    e = e[:, e[0] != e[1]]
-    keys = np.unique(row_keys(e[::-1].T, num_nodes))  # key = target * N + source
+    e = np.sort(e[:, e[0] != e[1]], axis=0)  # (min, max): one key per undirected edge
+    keys = _sorted_unique(row_keys(e.T, num_nodes))
+    lo, hi = keys // num_nodes, keys % num_nodes
+    keys = np.concatenate([lo * num_nodes + hi, hi * num_nodes + lo])  # key = target * N + source
+    keys.sort()
     return np.stack([keys % num_nodes, keys // num_nodes])
+
+
+def _sorted_unique(keys: np.ndarray) -> np.ndarray:
+    """Sorted distinct values of an int64 array (a plain sort: faster than hashing here)."""
+    keys = np.sort(keys)
+    if len(keys) == 0:
+        return keys
+    keep = np.empty(len(keys), dtype=bool)
+    keep[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=keep[1:])
+    return keys[keep]
 
 
 def edge_features(pos: np.ndarray, edge_index: np.ndarray) -> np.ndarray:
