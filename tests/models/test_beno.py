@@ -1,0 +1,152 @@
+"""BENO: shapes, branch separation, boundary tokens and padding, batching, config, errors, overfit."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch_geometric.data import Batch
+
+from graphops.errors import ConfigError, DataError
+from graphops.models import BENO, build_model
+from graphops.models.features import boundary_token_slots, boundary_tokens, node_field
+
+
+def small(**kw):
+    torch.manual_seed(0)
+    config = {"name": "beno", "hidden": 32, "layers": 2, "boundary_layers": 1, **kw}
+    return build_model(config)
+
+
+def test_default_config_builds_2d():
+    model = build_model({"name": "beno"})
+    assert isinstance(model, BENO)
+    assert model.config["dim"] == 2 and model.config["boundary_heads"] == 2
+    assert model.config["max_boundary_tokens"] == 512
+
+
+def test_output_shape_2d(square):
+    out = small(out_channels=3)(square)
+    assert out.shape == (square.num_nodes, 3)
+    assert torch.isfinite(out).all()
+
+
+def test_output_shape_3d(cube):
+    out = small(dim=3)(cube)
+    assert out.shape == (cube.num_nodes, 1)
+    assert torch.isfinite(out).all()
+
+
+def test_output_is_sum_of_branches(square):
+    model = small().eval()
+    with torch.no_grad():
+        u1, u2 = model.forward_branches(square)
+        torch.testing.assert_close(model(square), u1 + u2)
+
+
+def test_branch_one_ignores_g_and_branch_two_ignores_f(square):
+    model = small().eval()
+    new_f = square.clone()
+    new_f.f = torch.randn(square.num_nodes, generator=torch.Generator().manual_seed(5))
+    new_g = square.clone()
+    new_g.g = torch.where(square.boundary_mask, square.g + 2.0, square.g)
+    with torch.no_grad():
+        u1, u2 = model.forward_branches(square)
+        f1, f2 = model.forward_branches(new_f)
+        g1, g2 = model.forward_branches(new_g)
+    torch.testing.assert_close(f2, u2, atol=0, rtol=0)  # f never reaches branch 2
+    torch.testing.assert_close(g1, u1, atol=0, rtol=0)  # g never reaches branch 1
+    assert not torch.allclose(f1, u1)
+    assert not torch.allclose(g2, u2)
+
+
+def test_branch_two_sees_dirichlet_flags(square):
+    model = small().eval()
+    flipped = square.clone()
+    flipped.bc_dirichlet = square.boundary_mask.clone()  # all Dirichlet instead of mixed
+    with torch.no_grad():
+        assert not torch.allclose(model.forward_branches(flipped)[1], model.forward_branches(square)[1])
+
+
+def test_batching_invariance_different_boundary_sizes(square, square_fine, checks):
+    assert int(square.boundary_mask.sum()) != int(square_fine.boundary_mask.sum())
+    checks.batching_invariant(small(), [square, square_fine])
+    checks.batching_invariant(small(), [square_fine, square, square_fine])
+
+
+def test_batching_invariance_3d(cube, checks):
+    other = cube.clone()
+    other.g = 2 * cube.g
+    checks.batching_invariant(small(dim=3), [cube, other])
+
+
+def test_batching_invariance_with_subsampled_tokens(square, square_fine, checks):
+    # both graphs exceed the cap, by different amounts
+    checks.batching_invariant(small(max_boundary_tokens=20), [square, square_fine])
+
+
+def test_token_subsampling_is_even_and_bounded(square_fine):
+    count = int(square_fine.boundary_mask.sum())
+    nodes, graph, slot, length = boundary_token_slots(square_fine, 10)
+    assert length == 10 and nodes.numel() == 10
+    boundary = torch.nonzero(square_fine.boundary_mask).reshape(-1)
+    expected = boundary[(torch.arange(10) * count) // 10]
+    assert torch.equal(nodes[torch.argsort(slot)], expected)
+    assert torch.equal(graph, torch.zeros(10, dtype=torch.long))
+
+
+def test_tokens_and_padding_of_a_batch(square, square_fine):
+    batch = Batch.from_data_list([square, square_fine])
+    g = node_field(batch, "g")
+    tokens, padding = boundary_tokens(batch, g, max_tokens=512)
+    counts = [int(square.boundary_mask.sum()), int(square_fine.boundary_mask.sum())]
+    assert tokens.shape == (2, max(counts), 2 * 2 + 2)
+    assert (~padding).sum(dim=1).tolist() == counts
+    # tokens hold [pos, g, normal, dirichlet] of the boundary nodes, in node order
+    first = torch.nonzero(square.boundary_mask).reshape(-1)
+    torch.testing.assert_close(tokens[0, : counts[0], :2], square.pos[first])
+    torch.testing.assert_close(tokens[0, : counts[0], 2], square.g[first])
+    torch.testing.assert_close(tokens[0, : counts[0], 3:5], square.boundary_normal[first])
+    assert (tokens[0, counts[0]:] == 0).all()
+
+
+def test_graph_without_boundary_nodes_gives_finite_output(square, square_fine, checks):
+    inner = square.clone()
+    inner.boundary_mask = torch.zeros_like(square.boundary_mask)
+    model = small().eval()
+    with torch.no_grad():
+        assert torch.isfinite(model(inner)).all()
+    checks.batching_invariant(model, [inner, square_fine])
+
+
+def test_gradients_reach_every_parameter(square, checks):
+    checks.all_grads(small(), square)
+
+
+def test_config_round_trip(square, checks):
+    checks.config_round_trip(small(max_boundary_tokens=16, aggr="sum"), square)
+
+
+def test_dimension_mismatch(square, cube):
+    with pytest.raises(DataError, match="built for 2D meshes, got 3D points"):
+        small()(cube)
+    with pytest.raises(DataError, match="built for 3D meshes, got 2D points"):
+        small(dim=3)(square)
+
+
+@pytest.mark.parametrize("field", ["g", "boundary_normal", "boundary_direction", "boundary_mask"])
+def test_missing_field(square, field):
+    del square[field]
+    with pytest.raises(DataError, match=field):
+        small()(square)
+
+
+def test_bad_config_values():
+    with pytest.raises(ConfigError, match="divisible"):
+        build_model({"name": "beno", "hidden": 33})
+    with pytest.raises(ConfigError, match="max_boundary_tokens"):
+        build_model({"name": "beno", "max_boundary_tokens": 0})
+    with pytest.raises(ConfigError, match="dropout"):
+        build_model({"name": "beno", "dropout": 1.5})
+
+
+def test_overfits_harmonic_sample(harmonic, checks):
+    assert checks.overfit(small(), harmonic, steps=200) < 0.1
