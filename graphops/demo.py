@@ -95,7 +95,12 @@ def run_demo(
                   "device": "auto"},
         "out": str(run_dir),
     }
-    best = train(config)
+    def report(row: Dict[str, Any]) -> None:
+        val = row.get("val_rel_l2")
+        _say(f"   epoch {row['epoch']:>3}/{epochs}: train loss {row['train_loss']:.4f}, "
+             f"validation relative L2 {'-' if val is None else f'{val:.4f}'}, {row['seconds']:.1f} s")
+
+    best = train(config, on_epoch_end=report)
 
     _say("3/4 evaluating on 0..4 cut-outs (never seen: 0, 1, 2, 3)")
     evaluation = evaluate(best, test_root, progress=False)

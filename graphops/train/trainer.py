@@ -535,6 +535,7 @@ def train(
     run_config: Union[PathLike, Mapping[str, Any]],
     progress: Optional[bool] = None,
     builder: Optional[ModelBuilder] = None,
+    on_epoch_end: Optional[Callable[[Dict[str, Any]], None]] = None,
 ) -> Path:
     """Train the model of a run config on its dataset; the library side of ``graphops train``.
 
@@ -550,6 +551,8 @@ def train(
         tqdm bars (default: when stderr is a terminal).
     builder : callable, optional
         ``model config -> nn.Module`` (default :func:`graphops.models.build_model`).
+    on_epoch_end : callable, optional
+        Called with each epoch's metrics row (see :class:`Trainer`).
 
     Returns
     -------
@@ -564,7 +567,7 @@ def train(
         from ..data import read_manifest
 
         trainer = Trainer(config, train_set, val_set, builder=builder, dist_ctx=ctx, progress=progress,
-                          manifest=read_manifest(config["data"]["root"]))
+                          manifest=read_manifest(config["data"]["root"]), on_epoch_end=on_epoch_end)
         best = trainer.fit()
         if ctx.is_main and test_set is not None and len(test_set):
             from .evaluate import evaluate
