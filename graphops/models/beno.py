@@ -13,10 +13,23 @@ Transformer encoder over the boundary-node tokens (position, value, normal,
 Dirichlet flag), mean-pooled to one vector per graph, is concatenated into the
 node update of every message-passing layer. The output is the sum of the two
 branch decoders.
+
+With ``boundary_attention="cross"`` (the default; an addition to the paper's
+model, ``"pool"`` is the paper's variant) every node also queries the encoded
+boundary tokens of its own graph: before each message-passing layer a
+multi-head cross-attention from the node latents to the Transformer's token
+outputs, with a learned log-distance bias (:class:`BoundaryCrossAttention`),
+gives a per-node boundary summary that the node update receives next to the
+pooled vector. The boundary encoding still enters every layer, but a node
+reads the boundary values near it rather than one global average: with a few
+message-passing hops on a mesh tens of hops wide, the pooled vector alone
+leaves the harmonic extension of the boundary data (most of ``u``) to a
+single vector per graph (see ``docs/benchmarks/beno.md``).
 """
 from __future__ import annotations
 
-from typing import Tuple
+import math
+from typing import NamedTuple, Optional, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -25,6 +38,9 @@ from ..errors import ConfigError
 from .features import boundary_tokens, check_inputs, graph_index, node_feature_size, node_field, node_features, token_size
 from .layers import AGGREGATIONS, EncodeProcessDecode, check_choice, check_positive
 from .registry import register_model
+
+#: Ways the boundary encoding enters the node updates (see :class:`BENO`).
+BOUNDARY_ATTENTION = ("pool", "cross")
 
 
 class BoundaryEncoder(nn.Module):
@@ -50,8 +66,8 @@ class BoundaryEncoder(nn.Module):
         self.encoder = nn.TransformerEncoder(layer, layers, norm=nn.LayerNorm(hidden), enable_nested_tensor=False)
         self.out = nn.Linear(hidden, hidden)
 
-    def forward(self, tokens: Tensor, padding: Tensor) -> Tensor:
-        """Encode and pool.
+    def encode(self, tokens: Tensor, padding: Tensor) -> Tuple[Tensor, Tensor]:
+        """Encode the tokens and pool them.
 
         Parameters
         ----------
@@ -62,7 +78,9 @@ class BoundaryEncoder(nn.Module):
 
         Returns
         -------
-        Tensor, shape (B, hidden)
+        z : Tensor, shape (B, T, hidden)
+            Per-token encodings (meaningless at padded positions).
+        pooled : Tensor, shape (B, hidden)
         """
         empty = padding.all(dim=1)
         attend = padding.clone()
@@ -70,7 +88,152 @@ class BoundaryEncoder(nn.Module):
         z = self.encoder(self.embed(tokens), src_key_padding_mask=attend)
         keep = (~padding).unsqueeze(-1).to(z.dtype)
         pooled = (z * keep).sum(dim=1) / keep.sum(dim=1).clamp(min=1.0)
-        return self.out(pooled)
+        return z, self.out(pooled)
+
+    def forward(self, tokens: Tensor, padding: Tensor) -> Tensor:
+        """Encode and pool (see :meth:`encode`).
+
+        Returns
+        -------
+        Tensor, shape (B, hidden)
+        """
+        return self.encode(tokens, padding)[1]
+
+
+class CrossContext(NamedTuple):
+    """What the cross-attention layers of both branches share for one (batched) graph.
+
+    Attributes
+    ----------
+    batch : Tensor, shape (N,), int64
+        Graph of each node.
+    num_graphs : int
+    node_mask : Tensor, shape (B, M), bool
+        Which slots of the dense (graph, node) layout hold real nodes
+        (``M`` = the largest node count of a graph).
+    blocked : Tensor, shape (B, 1, 1, T), bool
+        Keys a query may not attend to (padding; one kept in a graph without
+        boundary tokens, whose result is zeroed).
+    empty : Tensor, shape (B,), bool
+        Graphs without boundary tokens.
+    log_distance : Tensor, shape (B, M, T), or None
+        ``log(|x_i - xi_j| + EPS)`` between nodes and tokens (None without the
+        distance bias).
+    """
+
+    batch: Tensor
+    num_graphs: int
+    node_mask: Tensor
+    blocked: Tensor
+    empty: Tensor
+    log_distance: Optional[Tensor]
+
+
+def cross_context(data, padding: Tensor, token_pos: Tensor, distance: bool) -> CrossContext:
+    """Build the :class:`CrossContext` of a graph or batch.
+
+    Parameters
+    ----------
+    data : Data or Batch
+    padding : Tensor, shape (B, T), bool
+        True at padded tokens (from :func:`graphops.models.features.boundary_tokens`).
+    token_pos : Tensor, shape (B, T, d)
+        Token positions.
+    distance : bool
+        Also compute the node-token log distances.
+    """
+    from torch_geometric.utils import to_dense_batch
+
+    batch, num_graphs = graph_index(data)
+    pos, node_mask = to_dense_batch(data.pos.to(token_pos.dtype), batch, batch_size=num_graphs)  # (B, M, d)
+    empty = padding.all(dim=1)
+    attend = padding.clone()
+    attend[empty, 0] = False  # one key per row keeps softmax finite; the result is zeroed
+    log_distance = None
+    if distance:
+        with torch.no_grad():
+            # the direct difference formula: the matmul form loses ~1e-4 near zero distance in float32
+            dist = torch.cdist(pos, token_pos, compute_mode="donot_use_mm_for_euclid_dist")
+            log_distance = torch.log(dist + BoundaryCrossAttention.EPS)
+    return CrossContext(batch, num_graphs, node_mask, attend[:, None, None, :], empty, log_distance)
+
+
+class BoundaryCrossAttention(nn.Module):
+    """Each node attends to the encoded boundary tokens of its own graph.
+
+    Multi-head attention with queries from the node latents and keys and
+    values from the token encodings. With ``distance_bias`` every head ``k``
+    also adds ``-s_k log(|x_i - xi_j| + EPS)`` to the logit of node ``i`` and
+    token ``j`` (``s_k`` learned, initialised between 1 and 3), so at
+    initialisation a head already averages the boundary tokens with
+    inverse-distance weights ``(|x_i - xi_j| + EPS)^(-s_k)``, a crude harmonic
+    extension of the boundary data, which the content term ``q . k`` refines.
+
+    Parameters
+    ----------
+    hidden : int
+        Width of node latents and token encodings (divisible by ``heads``).
+    heads : int
+    distance_bias : bool
+    """
+
+    #: Added to distances (in mesh units) before the logarithm.
+    EPS = 1.0e-3
+    #: Attention logits computed at once (B * heads * rows * T); larger graphs
+    #: are processed in row chunks.
+    CHUNK_ELEMENTS = 1 << 22
+
+    def __init__(self, hidden: int, heads: int, distance_bias: bool = True) -> None:
+        super().__init__()
+        self.heads = heads
+        self.norm = nn.LayerNorm(hidden)
+        self.query = nn.Linear(hidden, hidden)
+        self.key = nn.Linear(hidden, hidden)
+        self.value = nn.Linear(hidden, hidden)
+        self.out = nn.Linear(hidden, hidden)
+        init = torch.linspace(1.0, 3.0, heads) if heads > 1 else torch.full((1,), 2.0)
+        self.slope = nn.Parameter(init) if distance_bias else None
+
+    def forward(self, h: Tensor, z: Tensor, ctx: CrossContext) -> Tensor:
+        """Per-node boundary summary.
+
+        Parameters
+        ----------
+        h : Tensor, shape (N, hidden)
+            Node latents (the queries).
+        z : Tensor, shape (B, T, hidden)
+            Token encodings (keys and values).
+        ctx : CrossContext
+            From :func:`cross_context` (with log distances when ``distance_bias``).
+
+        Returns
+        -------
+        Tensor, shape (N, hidden)
+            Zeros for the nodes of a graph without boundary tokens.
+        """
+        from torch_geometric.utils import to_dense_batch
+
+        if self.slope is not None and ctx.log_distance is None:
+            raise ValueError("distance_bias needs a CrossContext with log distances")
+        q, _ = to_dense_batch(self.query(self.norm(h)), ctx.batch, batch_size=ctx.num_graphs)  # (B, M, hidden)
+        b, m, width = q.shape
+        t = z.shape[1]
+        dh = width // self.heads
+        q = q.reshape(b, m, self.heads, dh).transpose(1, 2) / math.sqrt(dh)  # (B, H, M, dh)
+        k = self.key(z).reshape(b, t, self.heads, dh).transpose(1, 2)  # (B, H, T, dh)
+        v = self.value(z).reshape(b, t, self.heads, dh).transpose(1, 2)
+        slope = None if self.slope is None else self.slope.reshape(1, -1, 1, 1)
+        rows = max(1, self.CHUNK_ELEMENTS // max(1, b * self.heads * t))
+        parts = []
+        for lo in range(0, m, rows):
+            logits = q[:, :, lo : lo + rows] @ k.transpose(-1, -2)  # (B, H, r, T)
+            if slope is not None:
+                logits = logits - slope * ctx.log_distance[:, None, lo : lo + rows]
+            logits = logits.masked_fill(ctx.blocked, float("-inf"))
+            parts.append(torch.softmax(logits, dim=-1) @ v)  # (B, H, r, dh)
+        out = torch.cat(parts, dim=2).transpose(1, 2).reshape(b, m, width)
+        out = self.out(out) * (~ctx.empty).to(out.dtype).reshape(-1, 1, 1)
+        return out[ctx.node_mask]
 
 
 class BENOBranch(nn.Module):
@@ -78,16 +241,21 @@ class BENOBranch(nn.Module):
 
     def __init__(
         self, dim: int, hidden: int, layers: int, out_channels: int, mlp_layers: int, aggr: str,
-        boundary_heads: int, boundary_layers: int, dropout: float,
+        boundary_heads: int, boundary_layers: int, dropout: float, boundary_attention: str = "cross",
+        distance_bias: bool = True,
     ) -> None:
         super().__init__()
         self.boundary = BoundaryEncoder(token_size(dim), hidden, boundary_heads, boundary_layers, dropout)
+        cross = boundary_attention == "cross"
         self.net = EncodeProcessDecode(
             node_feature_size(dim, with_g=False), dim + 1, hidden, layers, out_channels,
-            cond_dim=hidden, aggr=aggr, mlp_layers=mlp_layers,
+            cond_dim=2 * hidden if cross else hidden, aggr=aggr, mlp_layers=mlp_layers,
         )
+        self.cross = nn.ModuleList(
+            BoundaryCrossAttention(hidden, boundary_heads, distance_bias) for _ in range(layers)
+        ) if cross else None
 
-    def forward(self, data, f: Tensor, g: Tensor, max_tokens: int) -> Tensor:
+    def forward(self, data, f: Tensor, tokens: Tensor, padding: Tensor, ctx: Optional[CrossContext] = None) -> Tensor:
         """Predict this branch's part of the solution.
 
         Parameters
@@ -95,19 +263,31 @@ class BENOBranch(nn.Module):
         data : Data or Batch
         f : Tensor, shape (N, 1)
             Source term seen by the nodes.
-        g : Tensor, shape (N, 1)
-            Boundary values seen by the boundary encoder.
-        max_tokens : int
+        tokens : Tensor, shape (B, T, token_dim)
+            Boundary tokens (with the boundary values this branch sees).
+        padding : Tensor, shape (B, T), bool
+        ctx : CrossContext, optional
+            Needed with cross-attention.
 
         Returns
         -------
         Tensor, shape (N, out_channels)
         """
         batch, _ = graph_index(data)
-        tokens, padding = boundary_tokens(data, g, max_tokens)
-        cond = self.boundary(tokens, padding)[batch]
+        z, pooled = self.boundary.encode(tokens, padding)
+        cond = pooled[batch]
         x = node_features(data, f)
-        return self.net(x, data.edge_attr.to(x.dtype), data.edge_index, cond)
+        edge_attr = data.edge_attr.to(x.dtype)
+        if self.cross is None:
+            return self.net(x, edge_attr, data.edge_index, cond)
+        if ctx is None:
+            raise ValueError("a cross-attention branch needs a CrossContext")
+        net = self.net
+        h = net.node_encoder(x)
+        e = net.edge_encoder(edge_attr)
+        for block, cross in zip(net.processor, self.cross):
+            h, e = block(h, e, data.edge_index, torch.cat([cond, cross(h, z, ctx)], dim=1))
+        return net.decoder(h)
 
 
 @register_model("beno")
@@ -137,6 +317,15 @@ class BENO(nn.Module):
         evenly by node index.
     dropout : float
         Dropout inside the Transformer.
+    boundary_attention : {"cross", "pool"}
+        How the boundary encoding enters the node updates: ``"pool"`` the
+        mean-pooled vector only (the paper), ``"cross"`` (default) also a
+        per-node cross-attention summary of the encoded boundary tokens (see
+        the module docstring; about 7x lower relative L2 on the BENO Dirichlet
+        benchmark, at about 1.7x the cost per step).
+    cross_distance_bias : bool
+        With ``boundary_attention="cross"``: add the learned log-distance bias
+        of :class:`BoundaryCrossAttention` to the attention logits.
     """
 
     def __init__(
@@ -151,9 +340,12 @@ class BENO(nn.Module):
         boundary_layers: int = 2,
         max_boundary_tokens: int = 512,
         dropout: float = 0.0,
+        boundary_attention: str = "cross",
+        cross_distance_bias: bool = True,
     ) -> None:
         super().__init__()
         check_choice("beno", "dim", dim, (2, 3))
+        check_choice("beno", "boundary_attention", boundary_attention, BOUNDARY_ATTENTION)
         check_choice("beno", "aggr", aggr, AGGREGATIONS)
         check_positive(
             "beno", hidden=hidden, layers=layers, out_channels=out_channels, mlp_layers=mlp_layers,
@@ -165,7 +357,10 @@ class BENO(nn.Module):
             raise ConfigError(f"model 'beno': dropout must be in [0, 1), got {dropout!r}")
         self.dim = dim
         self.max_boundary_tokens = max_boundary_tokens
-        args = (dim, hidden, layers, out_channels, mlp_layers, aggr, boundary_heads, boundary_layers, float(dropout))
+        self.boundary_attention = boundary_attention
+        self.cross_distance_bias = bool(cross_distance_bias)
+        args = (dim, hidden, layers, out_channels, mlp_layers, aggr, boundary_heads, boundary_layers, float(dropout),
+                boundary_attention, bool(cross_distance_bias))
         self.branch1 = BENOBranch(*args)
         self.branch2 = BENOBranch(*args)
 
@@ -188,8 +383,13 @@ class BENO(nn.Module):
         f = node_field(data, "f")
         g = node_field(data, "g")
         zeros = torch.zeros_like(f)
-        u1 = self.branch1(data, f, zeros, self.max_boundary_tokens)
-        u2 = self.branch2(data, zeros, g, self.max_boundary_tokens)
+        tokens1, padding = boundary_tokens(data, zeros, self.max_boundary_tokens)
+        tokens2, _ = boundary_tokens(data, g, self.max_boundary_tokens)
+        ctx = None
+        if self.boundary_attention == "cross":
+            ctx = cross_context(data, padding, tokens2[..., : self.dim], self.cross_distance_bias)
+        u1 = self.branch1(data, f, tokens1, padding, ctx)
+        u2 = self.branch2(data, zeros, tokens2, padding, ctx)
         return u1, u2
 
     def forward(self, data) -> Tensor:

@@ -150,3 +150,174 @@ def test_bad_config_values():
 
 def test_overfits_harmonic_sample(harmonic, checks):
     assert checks.overfit(small(), harmonic, steps=200) < 0.1
+
+
+# ------------------------------------------- boundary_attention: "cross" (default) and "pool" (paper)
+def cross(**kw):
+    return small(boundary_attention="cross", **kw)
+
+
+def pooled(**kw):
+    return small(boundary_attention="pool", **kw)
+
+
+def test_default_is_cross_attention_with_distance_bias():
+    model = build_model({"name": "beno"})
+    assert model.config["boundary_attention"] == "cross" and model.config["cross_distance_bias"] is True
+    assert model.branch1.cross is not None and model.branch1.cross[0].slope is not None
+
+
+def test_pooled_variant_has_no_cross_attention(square, square_fine, checks):
+    model = pooled()
+    assert model.branch1.cross is None and model.branch2.cross is None
+    out = model(square)
+    assert out.shape == (square.num_nodes, 1) and torch.isfinite(out).all()
+    checks.batching_invariant(model, [square, square_fine])
+    checks.all_grads(pooled(), square)
+    checks.config_round_trip(pooled(max_boundary_tokens=16), square)
+
+
+def test_pooled_variant_keeps_branch_separation(square):
+    model = pooled().eval()
+    new_f = square.clone()
+    new_f.f = torch.randn(square.num_nodes, generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        torch.testing.assert_close(model.forward_branches(new_f)[1], model.forward_branches(square)[1], atol=0, rtol=0)
+
+
+def test_pooled_variant_overfits_harmonic_sample(harmonic, checks):
+    assert checks.overfit(pooled(), harmonic, steps=200) < 0.1
+
+
+def test_cross_attention_output_shapes(square, cube):
+    out = cross(out_channels=2)(square)
+    assert out.shape == (square.num_nodes, 2) and torch.isfinite(out).all()
+    out3 = cross(dim=3)(cube)
+    assert out3.shape == (cube.num_nodes, 1) and torch.isfinite(out3).all()
+
+
+def test_cross_attention_keeps_branch_separation(square):
+    model = cross().eval()
+    new_f = square.clone()
+    new_f.f = torch.randn(square.num_nodes, generator=torch.Generator().manual_seed(5))
+    new_g = square.clone()
+    new_g.g = torch.where(square.boundary_mask, square.g + 2.0, square.g)
+    with torch.no_grad():
+        u1, u2 = model.forward_branches(square)
+        torch.testing.assert_close(model.forward_branches(new_f)[1], u2, atol=0, rtol=0)
+        torch.testing.assert_close(model.forward_branches(new_g)[0], u1, atol=0, rtol=0)
+        assert not torch.allclose(model.forward_branches(new_g)[1], u2)
+
+
+def test_cross_attention_batching_invariance(square, square_fine, checks):
+    checks.batching_invariant(cross(), [square, square_fine])
+    checks.batching_invariant(cross(), [square_fine, square, square_fine])
+    checks.batching_invariant(cross(max_boundary_tokens=20), [square, square_fine])
+
+
+def test_cross_attention_batching_invariance_3d(cube, checks):
+    other = cube.clone()
+    other.g = 2 * cube.g
+    checks.batching_invariant(cross(dim=3), [cube, other])
+
+
+def _attention_inputs(square, square_fine, width=8):
+    inner = square.clone()
+    inner.boundary_mask = torch.zeros_like(square.boundary_mask)
+    batch = Batch.from_data_list([square, inner, square_fine])
+    tokens, padding = boundary_tokens(batch, node_field(batch, "g"), 512)
+    gen = torch.Generator().manual_seed(3)
+    z = torch.randn(tokens.shape[0], tokens.shape[1], width, generator=gen)
+    h = torch.randn(batch.num_nodes, width, generator=gen)
+    return batch, tokens, padding, z, h
+
+
+@pytest.mark.parametrize("distance_bias", [True, False])
+def test_cross_attention_summary_is_per_node_and_zero_without_boundary(square, square_fine, distance_bias):
+    from graphops.models.beno import BoundaryCrossAttention, cross_context
+
+    torch.manual_seed(0)
+    attn = BoundaryCrossAttention(8, 2, distance_bias).eval()
+    batch, tokens, padding, z, h = _attention_inputs(square, square_fine)
+    ctx = cross_context(batch, padding, tokens[..., :2], distance_bias)
+    with torch.no_grad():
+        out = attn(h, z, ctx)
+    assert out.shape == (batch.num_nodes, 8)
+    assert (out[batch.batch == 1] == 0).all()  # the graph without boundary tokens
+    first = out[batch.batch == 0]
+    assert not torch.allclose(first[0], first[1])  # each node gets its own summary
+    # padded tokens are ignored: garbage there changes nothing
+    z_bad = z.clone()
+    z_bad[padding] = 1e3
+    with torch.no_grad():
+        torch.testing.assert_close(attn(h, z_bad, ctx), out)
+
+
+def test_cross_attention_distance_bias_is_inverse_distance_weighting(square, square_fine):
+    """With the content term switched off, a head averages the tokens with weights |x - xi|^-slope."""
+    from graphops.models.beno import BoundaryCrossAttention, cross_context
+
+    attn = BoundaryCrossAttention(4, 2).eval()
+    with torch.no_grad():
+        for lin in (attn.query, attn.key):
+            lin.weight.zero_()
+            lin.bias.zero_()
+        for lin in (attn.value, attn.out):
+            lin.weight.copy_(torch.eye(4))
+            lin.bias.zero_()
+        attn.slope.copy_(torch.tensor([1.0, 2.0]))
+    batch, tokens, padding, z, h = _attention_inputs(square, square_fine, width=4)
+    with torch.no_grad():
+        out = attn(h, z, cross_context(batch, padding, tokens[..., :2], True))
+    nodes = batch.batch == 2
+    keep = ~padding[2]
+    dist = torch.cdist(batch.pos[nodes], tokens[2, keep, :2])
+    for head, slope in enumerate((1.0, 2.0)):
+        w = (dist + attn.EPS) ** -slope
+        expected = (w / w.sum(dim=1, keepdim=True)) @ z[2, keep, 2 * head : 2 * head + 2]
+        torch.testing.assert_close(out[nodes, 2 * head : 2 * head + 2], expected, atol=1e-5, rtol=1e-4)
+    # a boundary node's own token dominates its average: the summary there is (almost) its own value
+    own = torch.nonzero(square_fine.boundary_mask).reshape(-1)[:3]
+    torch.testing.assert_close(out[nodes][own, 2:], z[2, :3, 2:], atol=2e-2, rtol=0)
+
+
+def test_cross_attention_chunking_gives_the_same_result(square, square_fine, monkeypatch):
+    from graphops.models.beno import BoundaryCrossAttention, cross_context
+
+    torch.manual_seed(0)
+    attn = BoundaryCrossAttention(8, 2).eval()
+    batch, tokens, padding, z, h = _attention_inputs(square, square_fine)
+    ctx = cross_context(batch, padding, tokens[..., :2], True)
+    with torch.no_grad():
+        whole = attn(h, z, ctx)
+        monkeypatch.setattr(BoundaryCrossAttention, "CHUNK_ELEMENTS", 7 * 3 * 2 * tokens.shape[1])
+        chunked = attn(h, z, ctx)
+    torch.testing.assert_close(chunked, whole, atol=1e-6, rtol=0)
+
+
+def test_cross_attention_without_boundary_nodes_is_finite(square, square_fine, checks):
+    inner = square.clone()
+    inner.boundary_mask = torch.zeros_like(square.boundary_mask)
+    model = cross().eval()
+    with torch.no_grad():
+        assert torch.isfinite(model(inner)).all()
+    checks.batching_invariant(model, [inner, square_fine])
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_cross_attention_gradients_and_round_trip(square, checks, bias):
+    checks.all_grads(cross(cross_distance_bias=bias), square)
+    checks.config_round_trip(cross(max_boundary_tokens=16, cross_distance_bias=bias), square)
+
+
+def test_distance_bias_needs_log_distances(square, square_fine):
+    from graphops.models.beno import BoundaryCrossAttention, cross_context
+
+    batch, tokens, padding, z, h = _attention_inputs(square, square_fine)
+    with pytest.raises(ValueError, match="log distances"):
+        BoundaryCrossAttention(8, 2)(h, z, cross_context(batch, padding, tokens[..., :2], False))
+
+
+def test_cross_attention_bad_value():
+    with pytest.raises(ConfigError, match="boundary_attention"):
+        build_model({"name": "beno", "boundary_attention": "global"})
