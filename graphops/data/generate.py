@@ -16,19 +16,20 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import datetime as _dt
+import functools
 import json
 import multiprocessing
 import os
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Optional, Union
 
 import numpy as np
 
 from ..errors import ConfigError, DataError, GraphopsError
 from ..utils.atomic import atomic_write, writable_dir
 from .problems import Problem, get_problem
-from .shards import SHARD_DIR, read_shard, shard_name, write_shard
+from .shards import SHARD_DIR, pack_samples, read_shard, shard_name, write_shard
 
 FORMAT = "graphops-dataset"
 FORMAT_VERSION = 1
@@ -156,31 +157,139 @@ def _valid_shard(path: Path, expected: range) -> Optional[Dict[str, np.ndarray]]
 
 
 def _summary(arrays: Dict[str, np.ndarray]) -> Dict[str, List[int]]:
+    """Per-sample manifest entries of one shard: family and node count."""
     return {
-        "family": [int(v) for v in arrays["family"]],
+        "families": [int(v) for v in arrays["family"]],
         "num_nodes": [int(v) for v in np.diff(arrays["points__offsets"])],
     }
 
 
-# --------------------------------------------------------------- worker side
-_WORKER_PROBLEM: Optional[Problem] = None
-
-
-def _init_worker(name: str, tiny: bool, options: Dict[str, Any]) -> None:
-    global _WORKER_PROBLEM
-    _WORKER_PROBLEM = get_problem(name, tiny=tiny, **options)
-
-
 def _draw(problem: Problem, index: int, seed: int) -> Dict[str, np.ndarray]:
+    """One sample of ``problem`` (picklable through ``functools.partial`` for worker processes)."""
     try:
         return problem.sample(index, seed)
     except GraphopsError as exc:
         raise DataError(f"sample {index} (seed {seed}) failed: {exc}") from None
 
 
-def _worker_sample(index: int, seed: int) -> Dict[str, np.ndarray]:
-    assert _WORKER_PROBLEM is not None
-    return _draw(_WORKER_PROBLEM, index, seed)
+def fill_shards(
+    root: Path,
+    manifest: Dict[str, Any],
+    ranges: List[range],
+    task: Callable[[int, int], Dict[str, np.ndarray]],
+    summarise: Callable[[Dict[str, np.ndarray]], Dict[str, List[int]]],
+    *,
+    seed: int,
+    workers: int,
+    progress: bool,
+    desc: str,
+    unit: str = "sample",
+) -> Path:
+    """Create or resume a sharded dataset: draw every missing shard, then mark the manifest complete.
+
+    The one driver behind :func:`generate_dataset` and
+    :func:`graphops.data.trajectories.generate_trajectories`.
+
+    Parameters
+    ----------
+    root : Path
+        Dataset folder (created; a folder holding another dataset is refused).
+    manifest : dict
+        The manifest to write (``complete`` False until every shard exists).
+    ranges : list of range
+        Sample indices of each shard.
+    task : callable (index, seed) -> dict of arrays
+        Draws one sample; must be picklable when ``workers > 1``.
+    summarise : callable (packed shard arrays) -> dict of per-sample lists
+        Manifest entries of one shard; concatenated over shards into the manifest.
+    seed : int
+        Base seed; sample ``i`` gets ``sample_seed(seed, i)``.
+    workers : int
+        Processes (``spawn``); 1 draws in this process.
+    progress : bool
+        tqdm bar over samples.
+    desc, unit : str
+        Labels of the bar.
+
+    Returns
+    -------
+    Path
+        ``root``.
+    """
+    from tqdm.auto import tqdm
+
+    manifest = _prepare_folder(root, manifest)
+    _write_manifest(root, manifest)
+    shard_dir = root / SHARD_DIR
+    shard_dir.mkdir(exist_ok=True)
+    _clean_temporaries(shard_dir)
+    _clean_temporaries(root)
+
+    summaries: Dict[int, Dict[str, List[int]]] = {}
+    pending: List[int] = []
+    for s, r in enumerate(ranges):
+        arrays = _valid_shard(shard_dir / shard_name(s), r)
+        if arrays is None:
+            pending.append(s)
+        else:
+            summaries[s] = summarise(arrays)
+
+    def finish_shard(s: int, samples: List[Dict[str, np.ndarray]]) -> None:
+        write_shard(shard_dir / shard_name(s), samples)
+        summaries[s] = summarise(pack_samples(samples))
+
+    done = sum(len(ranges[s]) for s in summaries)
+    bar = tqdm(total=sum(len(r) for r in ranges), initial=done, unit=unit, desc=desc, disable=not progress)
+    try:
+        if workers == 1:
+            for s in pending:
+                samples = []
+                for i in ranges[s]:
+                    samples.append(task(i, sample_seed(seed, i)))
+                    bar.update(1)
+                finish_shard(s, samples)
+        else:
+            _run_pool(task, seed, ranges, pending, workers, finish_shard, bar)
+    finally:
+        bar.close()
+
+    entries: Dict[str, List[int]] = {}
+    for s in range(len(ranges)):
+        for key, values in summaries[s].items():
+            entries.setdefault(key, []).extend(values)
+    manifest.update(complete=True, completed=_now(), shards=[shard_name(s) for s in range(len(ranges))], **entries)
+    _write_manifest(root, manifest)
+    return root
+
+
+def _run_pool(task: Callable[[int, int], Dict[str, np.ndarray]], seed: int, ranges: List[range], pending: List[int],
+              workers: int, finish_shard: Callable[[int, List[Dict[str, np.ndarray]]], None], bar) -> None:
+    """Draw the pending shards' samples in a process pool (a bounded window of tasks); finish each shard when complete."""
+    tasks = [(s, i) for s in pending for i in ranges[s]]
+    results: Dict[int, Dict[int, Dict[str, np.ndarray]]] = {s: {} for s in pending}
+    window = 4 * workers
+    context = multiprocessing.get_context("spawn")
+    with cf.ProcessPoolExecutor(workers, mp_context=context) as pool:
+        running: Dict[cf.Future, tuple] = {}
+        next_task = 0
+        try:
+            while next_task < len(tasks) or running:
+                while next_task < len(tasks) and len(running) < window:
+                    s, i = tasks[next_task]
+                    running[pool.submit(task, i, sample_seed(seed, i))] = (s, i)
+                    next_task += 1
+                finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+                for fut in finished:
+                    s, i = running.pop(fut)
+                    results[s][i] = fut.result()
+                    bar.update(1)
+                    if len(results[s]) == len(ranges[s]):
+                        finish_shard(s, [results[s][j] for j in ranges[s]])
+                        del results[s]
+        except BaseException:
+            for fut in running:
+                fut.cancel()
+            raise
 
 
 # --------------------------------------------------------------- driver
@@ -225,8 +334,6 @@ def generate_dataset(
     Path
         The output folder.
     """
-    from tqdm.auto import tqdm
-
     n = _check_int(n, "n (number of samples)", 1)
     workers = _check_int(workers, "workers", 1)
     seed = _check_int(seed, "seed", 0)
@@ -255,83 +362,5 @@ def generate_dataset(
         "created": _now(),
         "complete": False,
     }
-    manifest = _prepare_folder(root, manifest)
-    _write_manifest(root, manifest)
-    shard_dir = root / SHARD_DIR
-    shard_dir.mkdir(exist_ok=True)
-    _clean_temporaries(shard_dir)
-    _clean_temporaries(root)
-
-    summaries: Dict[int, Dict[str, List[int]]] = {}
-    pending: List[int] = []
-    for s, r in enumerate(ranges):
-        arrays = _valid_shard(shard_dir / shard_name(s), r)
-        if arrays is None:
-            pending.append(s)
-        else:
-            summaries[s] = _summary(arrays)
-    done = sum(len(ranges[s]) for s in summaries)
-    bar = tqdm(total=n, initial=done, unit="sample", desc=f"generate {prob.name}", disable=not progress)
-    try:
-        if workers == 1:
-            for s in pending:
-                samples = []
-                for i in ranges[s]:
-                    samples.append(_draw(prob, i, sample_seed(seed, i)))
-                    bar.update(1)
-                write_shard(shard_dir / shard_name(s), samples)
-                summaries[s] = _summary(_pack_summary(samples))
-        else:
-            _run_pool(prob, seed, ranges, pending, shard_dir, workers, summaries, bar)
-    finally:
-        bar.close()
-
-    manifest.update(
-        complete=True,
-        completed=_now(),
-        shards=[shard_name(s) for s in range(len(ranges))],
-        families=[f for s in range(len(ranges)) for f in summaries[s]["family"]],
-        num_nodes=[v for s in range(len(ranges)) for v in summaries[s]["num_nodes"]],
-    )
-    _write_manifest(root, manifest)
-    return root
-
-
-def _pack_summary(samples: List[Dict[str, np.ndarray]]) -> Dict[str, np.ndarray]:
-    return {
-        "family": np.array([int(s["family"]) for s in samples]),
-        "points__offsets": np.concatenate([[0], np.cumsum([len(s["points"]) for s in samples])]),
-    }
-
-
-def _run_pool(prob: Problem, seed: int, ranges: List[range], pending: List[int], shard_dir: Path,
-              workers: int, summaries: Dict[int, Dict[str, List[int]]], bar) -> None:
-    """Draw the samples of the pending shards in a process pool; write each shard when complete."""
-    tasks = [(s, i) for s in pending for i in ranges[s]]
-    results: Dict[int, Dict[int, Dict[str, np.ndarray]]] = {s: {} for s in pending}
-    window = 4 * workers
-    context = multiprocessing.get_context("spawn")
-    with cf.ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                                initargs=(prob.name, prob.tiny, prob.config())) as pool:
-        running: Dict[cf.Future, tuple] = {}
-        next_task = 0
-        try:
-            while next_task < len(tasks) or running:
-                while next_task < len(tasks) and len(running) < window:
-                    s, i = tasks[next_task]
-                    running[pool.submit(_worker_sample, i, sample_seed(seed, i))] = (s, i)
-                    next_task += 1
-                finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
-                for fut in finished:
-                    s, i = running.pop(fut)
-                    results[s][i] = fut.result()
-                    bar.update(1)
-                    if len(results[s]) == len(ranges[s]):
-                        samples = [results[s][j] for j in ranges[s]]
-                        write_shard(shard_dir / shard_name(s), samples)
-                        summaries[s] = _summary(_pack_summary(samples))
-                        del results[s]
-        except BaseException:
-            for fut in running:
-                fut.cancel()
-            raise
+    return fill_shards(root, manifest, ranges, functools.partial(_draw, prob), _summary, seed=seed,
+                       workers=workers, progress=progress, desc=f"generate {prob.name}")

@@ -25,9 +25,8 @@ sizes; :class:`TrajectoryDataset` hands them back frame-first ``(F, P, d)``.
 from __future__ import annotations
 
 import argparse
-import concurrent.futures as cf
 import json
-import multiprocessing
+import functools
 import os
 import sys
 from collections import OrderedDict
@@ -42,17 +41,13 @@ from .generate import (
     FORMAT_VERSION,
     SEED_DERIVATION,
     _check_int,
-    _clean_temporaries,
     _now,
-    _prepare_folder,
     _shard_ranges,
-    _valid_shard,
-    _write_manifest,
+    fill_shards,
     library_versions,
     read_manifest,
-    sample_seed,
 )
-from .shards import SHARD_DIR, read_shard, shard_name, unpack_sample, write_shard
+from .shards import SHARD_DIR, read_shard, unpack_sample
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -138,13 +133,9 @@ def simulate_sample(index: int, seed: int, config: Mapping[str, Any]) -> Dict[st
     return out
 
 
-def _summary(samples: Sequence[Dict[str, np.ndarray]]) -> Dict[str, List[int]]:
-    return {"family": [int(s["family"]) for s in samples],
-            "num_particles": [int(len(s["material"])) for s in samples]}
-
-
-def _summary_of_shard(arrays: Dict[str, np.ndarray]) -> Dict[str, List[int]]:
-    return {"family": [int(v) for v in arrays["family"]],
+def _summary(arrays: Dict[str, np.ndarray]) -> Dict[str, List[int]]:
+    """Per-trajectory manifest entries of one shard: family (number of objects) and particle count."""
+    return {"families": [int(v) for v in arrays["family"]],
             "num_particles": [int(v) for v in np.diff(arrays["material__offsets"])]}
 
 
@@ -188,8 +179,6 @@ def generate_trajectories(
     Path
         The output folder.
     """
-    from tqdm.auto import tqdm
-
     n = _check_int(n, "n (number of trajectories)", 1)
     workers = _check_int(workers, "workers", 1)
     seed = _check_int(seed, "seed", 0)
@@ -219,69 +208,8 @@ def generate_trajectories(
         "created": _now(),
         "complete": False,
     }
-    manifest = _prepare_folder(root, manifest)
-    _write_manifest(root, manifest)
-    shard_dir = root / SHARD_DIR
-    shard_dir.mkdir(exist_ok=True)
-    _clean_temporaries(shard_dir)
-    _clean_temporaries(root)
-
-    summaries: Dict[int, Dict[str, List[int]]] = {}
-    pending: List[int] = []
-    for s, r in enumerate(ranges):
-        arrays = _valid_shard(shard_dir / shard_name(s), r)
-        if arrays is None:
-            pending.append(s)
-        else:
-            summaries[s] = _summary_of_shard(arrays)
-    done = sum(len(ranges[s]) for s in summaries)
-    bar = tqdm(total=n, initial=done, unit="traj", desc="generate mpm-trajectories", disable=not progress)
-    try:
-        if workers == 1:
-            for s in pending:
-                samples = []
-                for i in ranges[s]:
-                    samples.append(simulate_sample(i, sample_seed(seed, i), config))
-                    bar.update(1)
-                write_shard(shard_dir / shard_name(s), samples)
-                summaries[s] = _summary(samples)
-        else:
-            _run_pool(config, seed, ranges, pending, shard_dir, workers, summaries, bar)
-    finally:
-        bar.close()
-    manifest.update(
-        complete=True,
-        completed=_now(),
-        shards=[shard_name(s) for s in range(len(ranges))],
-        families=[f for s in range(len(ranges)) for f in summaries[s]["family"]],
-        num_particles=[p for s in range(len(ranges)) for p in summaries[s]["num_particles"]],
-    )
-    _write_manifest(root, manifest)
-    return root
-
-
-def _run_pool(config: Dict[str, Any], seed: int, ranges: List[range], pending: List[int], shard_dir: Path,
-              workers: int, summaries: Dict[int, Dict[str, List[int]]], bar) -> None:
-    """Simulate the pending shards' trajectories in a process pool; write each shard when complete."""
-    results: Dict[int, Dict[int, Dict[str, np.ndarray]]] = {s: {} for s in pending}
-    context = multiprocessing.get_context("spawn")
-    with cf.ProcessPoolExecutor(workers, mp_context=context) as pool:
-        futures = {pool.submit(simulate_sample, i, sample_seed(seed, i), config): (s, i)
-                   for s in pending for i in ranges[s]}
-        try:
-            for fut in cf.as_completed(futures):
-                s, i = futures[fut]
-                results[s][i] = fut.result()
-                bar.update(1)
-                if len(results[s]) == len(ranges[s]):
-                    samples = [results[s][j] for j in ranges[s]]
-                    write_shard(shard_dir / shard_name(s), samples)
-                    summaries[s] = _summary(samples)
-                    del results[s]
-        except BaseException:
-            for fut in futures:
-                fut.cancel()
-            raise
+    return fill_shards(root, manifest, ranges, functools.partial(simulate_sample, config=config), _summary,
+                       seed=seed, workers=workers, progress=progress, desc="generate mpm-trajectories", unit="traj")
 
 
 class TrajectoryDataset:
