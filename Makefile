@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 TORCH_VERSION := 2.13.0
 DEMO_DIR ?= demo_output
 
-.PHONY: venv demo test bench clean
+.PHONY: venv demo test bench docs clean
 
 # The stamp is rebuilt whenever the package metadata changes.
 $(VENV)/.installed: pyproject.toml
@@ -27,6 +27,15 @@ demo: venv
 
 bench: venv
 	$(PY) benchmarks/graph_build.py
+
+# The documentation site: installs the `docs` extra once (stamp), builds site/ with
+# warnings as errors. Figures: $(PY) docs/make_figures.py; CLI page: $(PY) docs/gen_cli.py.
+$(VENV)/.docs-installed: pyproject.toml $(VENV)/.installed
+	$(PIP) install -q -e '.[docs]'
+	touch $@
+
+docs: $(VENV)/.docs-installed
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict -d site
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache
