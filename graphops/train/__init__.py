@@ -14,7 +14,7 @@ from .evaluate import evaluate, evaluate_model, format_table
 from .losses import get_loss, mse_loss, relative_l2_loss
 from .metrics import MetricAccumulator, mae_per_graph, relative_l2_per_graph
 from .normalize import FieldNormalizer, fit_normalizer
-from .trainer import Trainer, seed_everything, train
+from .trainer import Trainer, seed_everything, split_run_data, train
 
 __all__ = [
     "Trainer",
@@ -39,4 +39,5 @@ __all__ = [
     "setup_distributed",
     "launch",
     "seed_everything",
+    "split_run_data",
 ]
