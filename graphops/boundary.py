@@ -91,6 +91,18 @@ def _boundary_facets_with_owner(mesh: Mesh) -> Dict[str, BoundaryFacets]:
     return out
 
 
+def _require_boundary(mesh: Mesh) -> Dict[str, BoundaryFacets]:
+    """Boundary facets, or :class:`MeshError` when there are none (distances to the boundary are undefined)."""
+    facets = _boundary_facets_with_owner(mesh)
+    if not any(len(f.cells) for f in facets.values()):
+        raise MeshError(
+            "the mesh has no boundary facets (a closed surface, or only degenerate cells), "
+            "so distances to the boundary are undefined",
+            mesh.source,
+        )
+    return facets
+
+
 def boundary_facets(mesh: Mesh) -> Dict[str, np.ndarray]:
     """Facets that belong to exactly one volume cell.
 
@@ -225,7 +237,7 @@ def distance_to_boundary(
     direction : ndarray, shape (M, d)
         Unit vector from the point towards its nearest boundary point.
     """
-    facets = _boundary_facets_with_owner(mesh)
+    facets = _require_boundary(mesh)
     if query is None:
         return _distances_from(facets, mesh.points, None, k, chunk)
     q = np.asarray(query, dtype=np.float64)
@@ -303,7 +315,7 @@ class BoundaryFeatures:
 
 def boundary_features(mesh: Mesh, k: int = 4) -> BoundaryFeatures:
     """Mask, normals, distances and directions, finding the boundary facets once."""
-    facets = _boundary_facets_with_owner(mesh)
+    facets = _require_boundary(mesh)
     mask = _mask_from(facets, mesh.num_points)
     normal = _normals_from(facets, mesh.points)
     dist, direction = _distances_from(facets, mesh.points, None, k, 200_000)

@@ -180,12 +180,15 @@ def read_gmsh_file(path: str, dim: Optional[int] = None) -> Mesh:
     dim : int, optional
         Dimension to mesh a ``.geo`` file in; defaults to its highest entity dimension.
     """
+    if str(path).lower().endswith(".msh"):
+        _check_msh_header(path)
     with gmsh_session() as gmsh:
         gmsh.clear()
-        try:
-            gmsh.open(str(path))
-        except Exception as exc:  # gmsh raises a bare Exception with its own log line
-            raise MeshError(f"gmsh cannot read this file ({_first_line(exc)})", path) from None
+        errors = _open_collecting_errors(gmsh, str(path))
+        if errors:
+            gmsh.clear()
+            shown = "".join(ch if ch.isprintable() else "?" for ch in errors[0])[:200]  # binary input echoed
+            raise MeshError(f"gmsh cannot read this file ({shown})", path)
         try:
             if str(path).lower().endswith(".geo"):
                 top = max((d for d, _ in gmsh.model.getEntities()), default=-1)
@@ -199,6 +202,48 @@ def read_gmsh_file(path: str, dim: Optional[int] = None) -> Mesh:
             raise MeshError(f"gmsh failed on this file ({_first_line(exc)})", path) from None
         finally:
             gmsh.clear()
+
+
+#: First bytes of the .msh files gmsh reads as meshes (v2/v4 ``$MeshFormat``, v1 ``$NOD``/``$NOE``/``$ELM``);
+#: gmsh runs any other file as a .geo script, which may contain ``System "..."`` shell commands.
+MSH_HEADERS = (b"$MeshFormat", b"$NOD", b"$NOE", b"$ELM")
+
+
+def _check_msh_header(path: str) -> None:
+    """Refuse a .msh file that gmsh would not read as a mesh but run as a .geo script."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(16)
+    except OSError as exc:
+        raise MeshError(f"cannot open the file ({exc.strerror})", path) from None
+    if not head.startswith(MSH_HEADERS):
+        raise MeshError("not a gmsh mesh: a .msh file must start with $MeshFormat", path)
+
+
+def _open_collecting_errors(gmsh, path: str) -> list:
+    """``gmsh.open(path)``, returning gmsh's error messages instead of raising at the first one.
+
+    With the default ``General.AbortOnError`` the .geo parser throws mid-file and
+    leaves unread input in its lexer buffer, which the next file parsed in this
+    process then starts with (a valid file fails after a broken one). Letting
+    the parser finish flushes that buffer.
+    """
+    previous = gmsh.option.getNumber("General.AbortOnError")
+    gmsh.option.setNumber("General.AbortOnError", 0)
+    gmsh.logger.start()
+    try:
+        try:
+            gmsh.open(path)
+        except Exception as exc:  # gmsh raises a bare Exception with its own log line
+            return [_first_line(exc)]
+        try:
+            lines = gmsh.logger.get()
+        except UnicodeDecodeError:  # gmsh echoes undecodable bytes of a binary file in its message
+            return ["its content is not text gmsh understands"]
+        return [line[len("Error: "):].strip() for line in lines if line.startswith("Error")]
+    finally:
+        gmsh.logger.stop()
+        gmsh.option.setNumber("General.AbortOnError", previous)
 
 
 def _first_line(exc: BaseException) -> str:

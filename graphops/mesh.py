@@ -42,6 +42,14 @@ class PhysicalGroup:
         return np.unique(np.concatenate([c.ravel() for c in self.cells.values()]))
 
 
+def _connectivity(cells) -> np.ndarray:
+    """Cell connectivity as an int64 ``(M, k)`` array (an empty block keeps its width)."""
+    arr = np.asarray(cells, dtype=np.int64)
+    if arr.ndim == 2:
+        return arr
+    return arr.reshape(len(arr), -1) if arr.size else arr.reshape(len(arr), 0)
+
+
 @dataclass
 class Mesh:
     """Points, cell blocks per type, physical groups, and point/cell data.
@@ -76,7 +84,7 @@ class Mesh:
         if pts.ndim != 2 or pts.shape[1] not in (1, 2, 3):
             raise MeshError(f"points must have shape (N, 2) or (N, 3), got {pts.shape}", self.source)
         self.points = pts
-        self.cells = {t: np.asarray(c, dtype=np.int64).reshape(len(c), -1) for t, c in self.cells.items()}
+        self.cells = {t: _connectivity(c) for t, c in self.cells.items()}
 
     # ------------------------------------------------------------------ shape
     @property
@@ -163,6 +171,9 @@ class Mesh:
         for t, c in self.iter_cells():
             if t in CELL_CORNERS and c.shape[1] != CELL_CORNERS[t]:
                 raise MeshError(f"{t} cells need {CELL_CORNERS[t]} nodes each, got {c.shape[1]}", self.source)
+            if CELL_DIM.get(t, 0) > self.geometric_dim:
+                raise MeshError(f"{t} cells need 3D points, the mesh has {self.geometric_dim} coordinates per node",
+                                self.source)
             if c.min() < 0 or c.max() >= self.num_points:
                 raise MeshError(
                     f"{t} cells refer to node {int(c.max() if c.max() >= self.num_points else c.min())}"

@@ -160,9 +160,11 @@ def predict(
     from .graph import mesh_to_graph
     from .io import read_mesh, write_mesh
     from .train.checkpoint import load_model
+    from .train.evaluate import refuse_dynamics_model
 
     ckpt = Path(checkpoint).expanduser()
     model, normalizer, meta = load_model(ckpt, map_location=device)
+    refuse_dynamics_model(meta, ckpt, "predict")
     info = problem_of(meta, ckpt)
     kind = BOUNDARY_KIND.get(info["problem"])
     if kind is None:

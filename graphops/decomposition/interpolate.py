@@ -89,7 +89,11 @@ class GridScatter:
         nodes = grid.nodes()
         n_nodes, d = nodes.shape
         center = 0.5 * (x.min(axis=0) + x.max(axis=0))  # shifting keeps the triangulation, helps rounding
-        xs, ns = x - center, nodes - center
+        # scaling by a power of two is exact and keeps every weight; it keeps qhull (which crashes the
+        # process on coordinates near 1e150) and the KD-tree's squared distances in range
+        extent = float((x.max(axis=0) - x.min(axis=0)).max())
+        scale = 2.0 ** np.floor(np.log2(extent)) if extent > 0 else 1.0
+        xs, ns = (x - center) / scale, (nodes - center) / scale
         simplex = np.full(n_nodes, -1, dtype=np.int64)
         tri = None
         # scipy inverts one small matrix per simplex through LAPACK; with a threaded

@@ -8,14 +8,29 @@ import torch
 from torch_geometric.data import Data
 
 from ..boundary import boundary_features
-from ..errors import MeshError
+from ..errors import DataError, MeshError
 from ..mesh import Mesh
 from .edges import edge_features, merge_edges, mesh_edges
 from .neighbours import knn_graph, radius_graph
 
 
+#: Largest coordinate magnitude whose positions, differences and lengths all fit in float32.
+FLOAT32_COORD_LIMIT = 1e37
+
+
 def _float(a: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
+
+
+def _check_float32_range(points: np.ndarray, source: Optional[str]) -> None:
+    """Raise :class:`DataError` when coordinates would overflow the float32 graph features."""
+    big = float(np.abs(points).max(initial=0.0))
+    if big > FLOAT32_COORD_LIMIT:
+        raise DataError(
+            f"coordinates up to {big:.3g} do not fit the float32 graph features (limit {FLOAT32_COORD_LIMIT:g}); "
+            "rescale the coordinates",
+            source,
+        )
 
 
 def mesh_to_graph(
@@ -51,6 +66,7 @@ def mesh_to_graph(
         distance to boundary].
     """
     mesh.validate(require_cells=True)
+    _check_float32_range(mesh.points, mesh.source)
     edges = mesh_edges(mesh)
     if radius is not None:
         ball = radius_graph(mesh.points, radius, max_num_neighbors=max_num_neighbors).numpy()
@@ -104,6 +120,7 @@ def point_cloud_to_graph(
         pts = points.points
     else:
         pts = points.detach().cpu().numpy() if isinstance(points, torch.Tensor) else np.asarray(points, dtype=np.float64)
+    _check_float32_range(np.asarray(pts, dtype=np.float64), getattr(points, "source", None))
     if radius is not None:
         edges = radius_graph(pts, radius, max_num_neighbors=max_num_neighbors)
     elif k is not None:
@@ -113,5 +130,10 @@ def point_cloud_to_graph(
     e = edges.numpy()
     data = Data(pos=_float(pts), edge_index=edges, edge_attr=_float(edge_features(pts, e)), x=_float(pts), num_nodes=len(pts))
     for name, values in fields.items():
-        data[name] = _float(np.asarray(values).reshape(len(pts), -1))
+        column = np.asarray(values, dtype=np.float64).reshape(len(pts), -1)
+        finite = np.abs(column[np.isfinite(column)])
+        if finite.max(initial=0.0) > np.finfo(np.float32).max:  # would silently become inf
+            raise DataError(f"point field {name!r} has values beyond the float32 range (3.4e38)",
+                            getattr(points, "source", None))
+        data[name] = _float(column)
     return data

@@ -19,6 +19,10 @@ def _points(points, name: str = "points") -> np.ndarray:
         raise DataError(f"{name} is empty")
     if not np.isfinite(arr).all():
         raise DataError(f"{name} contain NaN or infinite coordinates")
+    with np.errstate(over="ignore", invalid="ignore"):
+        span_sq = float(np.sum(np.square(arr.max(axis=0) - arr.min(axis=0))))
+    if not np.isfinite(span_sq):  # the KD-tree's squared distances would overflow (wrong or missing neighbours)
+        raise DataError(f"{name} span more than 1e150 units: distances between them overflow; rescale the coordinates")
     return arr
 
 
@@ -130,4 +134,9 @@ def radius_graph(
     e = radius_edges_between(pts, pts, r, None if max_num_neighbors is None else max_num_neighbors + extra, chunk)
     if not loop:
         e = e[:, e[0] != e[1]]
+        if max_num_neighbors is not None:  # duplicate points can hide the self match: cap again
+            tgt = e[1].numpy()
+            counts = np.bincount(tgt, minlength=len(pts))
+            rank = np.arange(len(tgt)) - np.repeat(np.cumsum(counts) - counts, counts)
+            e = e[:, torch.from_numpy(rank < max_num_neighbors)]
     return e

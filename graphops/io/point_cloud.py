@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import os
+import warnings
 from pathlib import Path
 from typing import Dict, Optional, Union
 
@@ -49,14 +50,19 @@ def read_point_cloud(path: PathLike) -> Mesh:
     src = str(p)
     try:
         if ext == ".npy":
-            arr = np.load(p, allow_pickle=False)
+            try:
+                arr = np.load(p, allow_pickle=False)
+            except (ValueError, OSError, EOFError):
+                raise
+            except Exception as exc:  # a corrupt header makes numpy raise SyntaxError, TokenError...
+                raise MeshError(f"cannot read the .npy file, its header is corrupt ({type(exc).__name__})", p) from None
             if arr.ndim != 2:
                 raise MeshError(f"expected an array of shape (N, 2) or (N, 3), got {arr.shape}", p)
             return _as_cloud(arr.astype(np.float64), {}, src)
         if ext == ".csv":
             return _read_csv(p)
         if ext in (".xyz", ".txt"):
-            arr = np.loadtxt(p, ndmin=2)
+            arr = _loadtxt(p)
             ncoord = 3 if arr.shape[1] >= 3 else arr.shape[1]
             extra = {f"c{j}": arr[:, j] for j in range(ncoord, arr.shape[1])}
             return _as_cloud(arr[:, :ncoord], extra, src)
@@ -76,10 +82,12 @@ def _read_csv(p: Path) -> Mesh:
         first = handle.readline()
     header = [h.strip() for h in next(csv.reader([first]))]
     has_header = any(not _is_number(h) for h in header if h)
-    arr = np.loadtxt(p, delimiter=",", skiprows=1 if has_header else 0, ndmin=2)
+    arr = _loadtxt(p, delimiter=",", skiprows=1 if has_header else 0)
     if arr.size == 0:
         raise MeshError("the point cloud is empty", p)
     if has_header:
+        if arr.shape[1] != len(header):
+            raise MeshError(f"the CSV header names {len(header)} columns but the rows have {arr.shape[1]} values", p)
         names = [h.lower() for h in header]
         coord_cols = [names.index(a) for a in ("x", "y", "z") if a in names]
         if len(coord_cols) < 2:
@@ -88,6 +96,13 @@ def _read_csv(p: Path) -> Mesh:
         return _as_cloud(arr[:, coord_cols], extra, str(p))
     ncoord = 3 if arr.shape[1] >= 3 else arr.shape[1]
     return _as_cloud(arr[:, :ncoord], {f"c{j}": arr[:, j] for j in range(ncoord, arr.shape[1])}, str(p))
+
+
+def _loadtxt(path: Path, **kwargs) -> np.ndarray:
+    """``np.loadtxt`` (2-D) without its "input contained no data" warning: an empty cloud is an error here."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return np.loadtxt(path, ndmin=2, **kwargs)
 
 
 def _is_number(text: str) -> bool:

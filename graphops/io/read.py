@@ -95,9 +95,20 @@ def read_mesh(path: PathLike, dim: Optional[int] = None, validate: bool = True) 
     return mesh.validate() if validate else mesh
 
 
+def _check_ply_header(path: Path) -> None:
+    """Refuse a PLY file whose header never ends (meshio's reader would wait for it forever)."""
+    with open(path, "rb") as handle:
+        for line in handle:
+            if line.strip() == b"end_header":
+                return
+    raise MeshError("cannot read this file, its PLY header is truncated (no 'end_header' line)", path)
+
+
 def _read_with_meshio(path: Path) -> Mesh:
     import meshio
 
+    if path.suffix.lower() == ".ply":
+        _check_ply_header(path)
     chatter = io.StringIO()
     try:
         with contextlib.redirect_stdout(chatter), contextlib.redirect_stderr(chatter):
@@ -119,6 +130,8 @@ def from_meshio(raw, source: Optional[str] = None) -> Mesh:
     points = np.asarray(raw.points, dtype=np.float64)
     if points.ndim != 2 or len(points) == 0:
         raise MeshError("the file has no points", source)
+    if points.shape[1] not in (2, 3):
+        raise MeshError(f"points need 2 or 3 coordinates, the file gives {points.shape[1]}", source)
     blocks: Dict[str, List[np.ndarray]] = {}
     where: List[tuple] = []  # (linear type, offset in merged block, count) per meshio block
     unknown: List[str] = []

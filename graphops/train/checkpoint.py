@@ -147,8 +147,27 @@ def save_checkpoint(
     }
     final = Path(path).expanduser()
     with atomic_path(final) as tmp:
-        torch.save(payload, tmp)
+        try:
+            torch.save(payload, tmp)
+        except RuntimeError:  # torch reports a failed write (disk full, file too large) as RuntimeError
+            raise CheckpointError("cannot write the checkpoint: the write failed (disk full or file size limit?)",
+                                  final) from None
     return final
+
+
+def _check_zip_crc(file: Path) -> None:
+    """Verify the CRC-32 of every member of a (zip-format) torch file: torch.load does not, so flipped bits
+    in the weights would otherwise load silently."""
+    if not zipfile.is_zipfile(file):
+        return  # torch.load reports non-zip files itself
+    try:
+        with zipfile.ZipFile(file) as archive:
+            bad = archive.testzip()
+    except Exception as exc:  # zipfile raises BadZipFile, EOFError, struct.error... on damaged archives
+        raise CheckpointError(f"checkpoint is corrupt or truncated (broken zip archive: {type(exc).__name__})", file) \
+            from None
+    if bad is not None:
+        raise CheckpointError(f"checkpoint is corrupt: its member {bad!r} fails the CRC check", file)
 
 
 def load_checkpoint(path: PathLike, map_location: Union[str, torch.device] = "cpu") -> Dict[str, Any]:
@@ -177,6 +196,7 @@ def load_checkpoint(path: PathLike, map_location: Union[str, torch.device] = "cp
         raise CheckpointError("checkpoint file not found", file)
     if not file.is_file():
         raise CheckpointError("checkpoint path is not a file", file)
+    _check_zip_crc(file)
     try:
         payload = torch.load(file, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:

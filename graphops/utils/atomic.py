@@ -23,6 +23,9 @@ def writable_dir(path: PathLike) -> Path:
     folder = Path(path).expanduser().resolve().parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise GraphopsError("cannot create the output folder: a file is in the way (this path or a parent is a file)",
+                            folder) from None
     except OSError as exc:
         raise GraphopsError(f"cannot create the output folder ({exc.strerror})", folder) from None
     if not os.access(folder, os.W_OK):
@@ -47,7 +50,10 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
     """
     final = Path(path).expanduser()
     folder = writable_dir(final)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=f".tmp{final.suffix}", dir=folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=f".tmp{final.suffix}", dir=folder)
+    except OSError as exc:  # read-only file system, no permission (root too), no space for a new file
+        raise GraphopsError(f"cannot write file ({exc.strerror or exc})", final) from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:
