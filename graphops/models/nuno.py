@@ -326,11 +326,11 @@ def build_fno(in_channels: int, out_channels: int, n_modes: Tuple[int, ...], hid
 class GridOperator(nn.Module):
     """Shared machinery of :class:`NUNO` and :class:`GlobalFNO` (not registered itself).
 
-    Parameters
-    ----------
-    dim, n_subdomains, grid_shape, oversampling, overlap, stacking, n_modes, hidden,
-    layers, domain_padding, in_fields, in_channels, out_channels, cache_size
-        See :class:`NUNO`.
+    It has no constructor arguments of its own: the subclasses pass theirs
+    (``dim``, ``n_subdomains``, ``grid_shape``, ``oversampling``, ``overlap``,
+    ``stacking``, ``n_modes``, ``hidden``, ``layers``, ``domain_padding``,
+    ``in_fields``, ``in_channels``, ``out_channels``, ``cache_size``; see
+    :class:`NUNO`) to its setup method.
     """
 
     def _setup(

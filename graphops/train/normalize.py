@@ -4,6 +4,10 @@ Each field is divided by one positive number per channel, its root mean square
 over all nodes of the training set. No mean is subtracted, so a zero field (the
 zero boundary values that BENO's first branch sees, the zero source of the
 second) stays exactly zero, and the map from (f, g) to y stays linear.
+
+Problems without some of these fields (``elasticity-holes`` has no source
+``f``) fit a normaliser with ``required=("y",)``: fields that no training
+sample has are dropped from :attr:`FieldNormalizer.fields` instead of raising.
 """
 from __future__ import annotations
 
@@ -59,6 +63,10 @@ class FieldNormalizer(BaseTransform):
     fields : sequence of str
         Node fields to scale. A field of shape (N,) gets one scale, a field of
         shape (N, C) one scale per channel.
+    required : sequence of str, optional
+        Fields :meth:`fit` must find in the data (default: all of ``fields``).
+        The others are optional: when no training sample has one, :meth:`fit`
+        drops it from ``fields``.
 
     Notes
     -----
@@ -69,8 +77,12 @@ class FieldNormalizer(BaseTransform):
     ``torch.load(weights_only=True)``.
     """
 
-    def __init__(self, fields: Sequence[str] = DEFAULT_FIELDS) -> None:
+    def __init__(self, fields: Sequence[str] = DEFAULT_FIELDS, required: Optional[Sequence[str]] = None) -> None:
         self.fields = tuple(fields)
+        self.required = self.fields if required is None else tuple(required)
+        unknown = [name for name in self.required if name not in self.fields]
+        if unknown:
+            raise ValueError(f"required field(s) {', '.join(unknown)} not among the fields {', '.join(self.fields)}")
         self.scales: Dict[str, torch.Tensor] = {}
 
     @property
@@ -91,7 +103,13 @@ class FieldNormalizer(BaseTransform):
         Returns
         -------
         FieldNormalizer
-            ``self``.
+            ``self``, its ``fields`` narrowed to those found when some are optional.
+
+        Raises
+        ------
+        DataError
+            A required field is in no sample, a field changes its channel count,
+            or (with ``check``) NaN/inf values.
         """
         sums: Dict[str, torch.Tensor] = {}
         counts: Dict[str, int] = {}
@@ -112,9 +130,10 @@ class FieldNormalizer(BaseTransform):
                     )
                 sums[name] = sums.get(name, 0) + total
                 counts[name] = counts.get(name, 0) + flat.shape[0]
-        missing = [name for name in self.fields if name not in sums]
+        missing = [name for name in self.required if name not in sums]
         if missing:
             raise DataError(f"cannot fit the normaliser: no sample has field(s) {', '.join(missing)}")
+        self.fields = tuple(name for name in self.fields if name in sums)
         for name in self.fields:
             rms = torch.sqrt(sums[name] / max(counts[name], 1))
             rms = torch.where(rms > 1e-12, rms, torch.ones_like(rms))  # an all-zero field keeps scale 1
@@ -178,6 +197,7 @@ class FieldNormalizer(BaseTransform):
         return f"{self.__class__.__name__}({shown or 'unfitted'})"
 
 
-def fit_normalizer(dataset: Iterable[Data], fields: Optional[Sequence[str]] = None) -> FieldNormalizer:
-    """Shorthand for ``FieldNormalizer(fields).fit(dataset)``."""
-    return FieldNormalizer(fields or DEFAULT_FIELDS).fit(dataset)
+def fit_normalizer(dataset: Iterable[Data], fields: Optional[Sequence[str]] = None,
+                   required: Optional[Sequence[str]] = None) -> FieldNormalizer:
+    """Shorthand for ``FieldNormalizer(fields, required).fit(dataset)``."""
+    return FieldNormalizer(fields or DEFAULT_FIELDS, required).fit(dataset)

@@ -38,7 +38,7 @@ from torch_geometric.loader import DataLoader
 from tqdm.auto import tqdm
 
 from ..errors import CheckpointError, ConfigError, DataError
-from ..utils.atomic import atomic_write
+from ..utils.atomic import atomic_write, writable_dir
 from .checkpoint import ModelBuilder, load_checkpoint, model_config_of, save_checkpoint, set_rng_state
 from .config import config_differences, dump_run_config, load_run_config
 from .distributed import DistContext, cleanup_distributed, setup_distributed
@@ -94,8 +94,10 @@ class Trainer:
     run_config : path-like or mapping
         The run config (see :mod:`graphops.train.config`).
     train_data, val_data : sequence of Data
-        Training and validation graphs (``f``, ``g``, ``y`` plus the fields the
-        model reads). ``val_data`` may be empty: the best epoch is then chosen by
+        Training and validation graphs (``y``, ``f`` and ``g`` where the problem
+        has them, plus the fields the model reads). A model with a
+        ``prepare(train_data)`` method gets it called once before a new run's
+        first epoch (NUNO fits its shared decomposition there). ``val_data`` may be empty: the best epoch is then chosen by
         training loss.
     builder : callable, optional
         ``model config -> nn.Module``; default :func:`graphops.models.build_model`.
@@ -194,9 +196,13 @@ class Trainer:
                     raise DataError(f"{name} set, sample #{index} has no target field 'y'")
 
     def _fit_normalizer(self) -> FieldNormalizer:
-        """Fit the scales on the training set, checking every sample on the way."""
+        """Fit the scales on the training set, checking every sample on the way.
+
+        ``y`` is required; ``f`` and ``g`` are scaled when the data has them
+        (elasticity data has no source ``f``).
+        """
         try:
-            return FieldNormalizer().fit(self._checked(self.train_data), check=True)
+            return FieldNormalizer(required=("y",)).fit(self._checked(self.train_data), check=True)
         except DataError as exc:
             raise DataError(f"training set, {exc.problem}; fix or regenerate it before training") from None
 
@@ -325,6 +331,9 @@ class Trainer:
             self.normalizer = FieldNormalizer.from_state_dict(payload["normalizer"])
         else:
             self.normalizer = self._fit_normalizer()
+            prepare = getattr(model, "prepare", None)
+            if callable(prepare):  # data-dependent setup before the first epoch (NUNO's shared decomposition)
+                prepare(self.train_data)
         optimizer = torch.optim.AdamW(model.parameters(), lr=float(cfg["lr"]), weight_decay=float(cfg["weight_decay"]))
         scheduler = build_scheduler(optimizer, cfg)
         start_epoch = 0
@@ -349,7 +358,7 @@ class Trainer:
             if ctx.is_main:
                 logger.info("resuming %s from epoch %d", self.out, start_epoch)
         elif ctx.is_main:
-            self.out.mkdir(parents=True, exist_ok=True)
+            writable_dir(self.out / "config.yaml")
             dump_run_config(self.config, self.out / "config.yaml")
         if ctx.is_main and payload is not None:
             self._write_metrics()  # the checkpoint is the source of truth after a kill

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from graphops.cli import main
@@ -193,3 +194,70 @@ def test_evaluate_corrupt_checkpoint_and_bad_families(tmp_path, dataset, capsys)
     with pytest.raises(SystemExit):
         main(["evaluate", str(bad), str(dataset), "--families", "0,x"])
     assert "comma-separated integers" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- NUNO on elasticity data
+
+
+NUNO_EPOCHS = 3
+
+
+@pytest.fixture(scope="module")
+def elasticity(tmp_path_factory):
+    """10 tiny elasticity-holes samples (about 300 points each; the data has ``g`` and ``y`` but no ``f``)."""
+    out = tmp_path_factory.mktemp("data") / "elasticity"
+    assert main(["generate", "--problem", "elasticity-holes", "--n", "10", "--out", str(out), "--tiny",
+                 "--quiet"]) == 0
+    return out
+
+
+def _nuno_config(data_root, out):
+    """examples/configs/nuno-elasticity.yaml, shrunk."""
+    cfg = yaml.safe_load((ROOT / "examples" / "configs" / "nuno-elasticity.yaml").read_text())
+    cfg["data"]["root"] = str(data_root)
+    cfg["model"].update({"n_subdomains": 4, "grid_shape": 8, "n_modes": 4, "hidden": 8, "layers": 2})
+    cfg["train"].update({"epochs": NUNO_EPOCHS, "batch_size": 2})
+    cfg["out"] = str(out)
+    return cfg
+
+
+def test_nuno_config_trains_resumes_and_evaluates_on_elasticity(elasticity, tmp_path, capsys):
+    from graphops.train import Trainer, load_model, load_run_config
+    from graphops.train.trainer import split_run_data
+
+    config = tmp_path / "nuno.yaml"
+    config.write_text(yaml.safe_dump(_nuno_config(elasticity, tmp_path / "straight")))
+    assert main(["train", str(config), "--no-progress", "--device", "cpu"]) == 0
+    straight = tmp_path / "straight"
+    assert f"best checkpoint: {straight / 'best.pt'}" in capsys.readouterr().out
+    assert [int(r["epoch"]) for r in _rows(straight)] == list(range(1, NUNO_EPOCHS + 1))
+    test = json.loads((straight / "test_metrics.json").read_text())
+    assert test["model"] == "nuno" and test["overall"]["samples"] == 2  # test_fraction 0.2 of 10
+    payload = load_checkpoint(straight / "last.pt")
+    assert sorted(payload["normalizer"]) == ["g", "y"]  # no source field f in elasticity data
+    boxes = payload["model_state"]["shared_boxes"]
+    assert boxes.shape == (4, 2, 2, 2) and bool(boxes.isfinite().all())  # decomposition fitted before epoch 1
+
+    # stop after one epoch, then `graphops train` resumes and ends where the straight run ended
+    resumed = tmp_path / "resumed"
+    cfg = load_run_config(_nuno_config(elasticity, resumed))
+    train_set, val_set, _ = split_run_data(cfg)
+    Trainer(cfg, train_set, val_set, progress=False).fit(stop_after=1)
+    assert load_checkpoint(resumed / "last.pt")["epoch"] == 1
+    assert main(["train", str(config), "--out", str(resumed), "--no-progress", "--device", "cpu"]) == 0
+    assert [int(r["epoch"]) for r in _rows(resumed)] == list(range(1, NUNO_EPOCHS + 1))
+    a, b = _weights(resumed), _weights(straight)
+    assert set(a) == set(b)
+    assert max(float((a[k] - b[k]).abs().max()) for k in a if a[k].numel()) < 1e-6  # FNO weights are complex
+    capsys.readouterr()
+
+    report = tmp_path / "eval.json"
+    assert main(["evaluate", str(straight / "best.pt"), str(elasticity), "--json", str(report),
+                 "--device", "cpu"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert [line.split()[:2] for line in table if line.split()[:1] == ["all"]] == [["all", "10"]]
+    result = json.loads(report.read_text())
+    assert result["model"] == "nuno" and len(result["samples"]) == 10
+    assert 0 < result["overall"]["rel_l2"] < 2
+    model, normalizer, _ = load_model(straight / "best.pt")
+    assert torch.equal(model.shared_boxes, load_checkpoint(straight / "best.pt")["model_state"]["shared_boxes"])

@@ -81,3 +81,23 @@ def test_missing_field_and_bad_state_are_clear_errors(data):
         FieldNormalizer().load_state_dict({"f": torch.ones(1), "g": torch.ones(1), "y": torch.zeros(1)})
     with pytest.raises(RuntimeError, match="before fit"):
         FieldNormalizer()(data[0])
+
+
+def test_optional_fields_absent_from_the_data_are_dropped(data):
+    no_source = [d.clone() for d in data]
+    for d in no_source:
+        del d.f  # like elasticity data: boundary values g and target y only
+    norm = FieldNormalizer(required=("y",)).fit(no_source)
+    assert norm.fields == ("g", "y") and norm.fitted and sorted(norm.state_dict()) == ["g", "y"]
+    full = FieldNormalizer().fit(data)
+    assert torch.equal(norm.scales["y"], full.scales["y"]) and torch.equal(norm.scales["g"], full.scales["g"])
+    out = norm(no_source[0])
+    assert torch.allclose(out.y * norm.scales["y"], no_source[0].y)
+    again = FieldNormalizer.from_state_dict(norm.state_dict())
+    assert again.fields == ("g", "y")
+    with_source = FieldNormalizer(required=("y",)).fit(data)  # present optional fields are still scaled
+    assert with_source.fields == ("f", "g", "y")
+    with pytest.raises(DataError, match="no sample has field"):
+        FieldNormalizer(required=("f", "y")).fit(no_source)
+    with pytest.raises(ValueError, match="not among the fields"):
+        FieldNormalizer(fields=("y",), required=("f",))
