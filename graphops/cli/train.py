@@ -18,7 +18,11 @@ def register(sub: "argparse._SubParsersAction") -> None:
             "Train the model of a run config on its dataset. Writes OUT/config.yaml, OUT/last.pt "
             "(every epoch), OUT/best.pt, OUT/metrics.csv, OUT/metrics.json and OUT/test_metrics.json. "
             "Running the same command again resumes from OUT/last.pt. For several processes use "
-            "--nproc N, or torchrun --nproc_per_node=N -m graphops train CONFIG."
+            "--nproc N, or torchrun --nproc_per_node=N -m graphops train CONFIG. "
+            "A config with model.name giorom or gns trains a particle-dynamics model on a trajectory "
+            "dataset (graphops generate --problem mpm-trajectories) instead: it writes OUT/config.yaml, "
+            "OUT/model.pt (for graphops rollout) and OUT/metrics.json (validation rollout MSE), and "
+            "resumes the same way."
         ),
     )
     p.add_argument("config", help="run config YAML (sections data, model, train, out)")
@@ -49,9 +53,41 @@ def _setup_logging() -> None:
         log.propagate = False
 
 
+def _run_dynamics(args: argparse.Namespace) -> int:
+    """A giorom / gns run config: train on particle trajectories (one process, CPU)."""
+    from ..errors import ConfigError
+    from ..train.config import read_config_file, validate_dynamics_config
+    from ..train.dynamics import METRICS_NAME, train_dynamics_from_config
+
+    if args.nproc != 1:
+        raise ConfigError(f"--nproc {args.nproc}: the particle models (giorom, gns) train in one process")
+    raw = read_config_file(args.config)
+    source = Path(args.config).expanduser()
+    config = validate_dynamics_config(raw, source)
+    if args.out:
+        config["out"] = args.out
+    if args.device:
+        config["train"]["device"] = args.device
+    config = validate_dynamics_config(config, source)  # re-validate the overrides
+    checkpoint = train_dynamics_from_config(config, progress=args.progress)
+    print(f"checkpoint: {checkpoint}")
+    summary = json.loads((checkpoint.parent / METRICS_NAME).read_text())
+    if summary.get("val_rollout_mse") is not None:
+        steps = summary["rollout"]["per_trajectory"][0]["steps"]
+        print(f"validation rollout MSE ({len(summary['val_trajectories'])} trajectories, {steps} steps): "
+              f"{summary['val_rollout_mse']:.4e}")
+    else:
+        print("no validation trajectories, so no rollout MSE (see data.val_fraction)")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
     from ..train import launch, load_run_config, train
+    from ..train.config import is_dynamics_config, read_config_file
+
+    if is_dynamics_config(read_config_file(args.config)):
+        return _run_dynamics(args)
     from ..train.distributed import env_world_size
     from ..train.evaluate import format_table
 

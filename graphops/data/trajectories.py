@@ -290,7 +290,8 @@ def _check_trajectory(traj: Mapping[str, Any], i: int) -> None:
     if len(np.asarray(traj["material"])) != pos.shape[1]:
         raise DataError(f"trajectory {i}: material has {len(traj['material'])} entries for {pos.shape[1]} particles")
     if not np.isfinite(pos).all():
-        raise DataError(f"trajectory {i}: positions contain NaN/inf")
+        frame, particle = (int(v) for v in np.argwhere(~np.isfinite(pos))[0][:2])
+        raise DataError(f"trajectory {i}: positions contain NaN/inf (first at frame {frame}, particle {particle})")
 
 
 class TrajectoryWindows:

@@ -280,3 +280,191 @@ def dump_run_config(config: Mapping, path: PathLike) -> None:
 
     with atomic_write(path, mode="w") as handle:
         yaml.safe_dump(dict(config), handle, sort_keys=False)
+
+
+# ---------------------------------------------------------------- particle-dynamics run configs
+#: Models trained on particle trajectories by :func:`graphops.train.dynamics.train_dynamics_from_config`
+#: (``graphops train`` dispatches on ``model.name``).
+DYNAMICS_MODEL_NAMES = ("giorom", "gns")
+
+#: Defaults of the ``data`` section of a particle-dynamics run (``root`` has none: it is required).
+DYNAMICS_DATA_DEFAULTS: Dict[str, Any] = {
+    "val_fraction": 0.2,  # share of the trajectories (the last ones) kept for the validation rollout
+    "train_indices": None,  # explicit trajectory indices instead of val_fraction
+    "val_indices": None,
+}
+
+#: Defaults of the ``train`` section of a particle-dynamics run (see :func:`graphops.train.dynamics.train_dynamics`).
+DYNAMICS_TRAIN_DEFAULTS: Dict[str, Any] = {
+    "steps": 1000,
+    "batch_size": 2,
+    "lr": 1.0e-3,
+    "lr_final": 1.0e-4,
+    "noise_std": None,  # random-walk noise on the last input velocity; null = the RMS acceleration of the data
+    "decoder_weight": 1.0,
+    "decoder_queries": 4096,
+    "radius_factor": 2.5,  # radius: auto = radius_factor x the median particle spacing
+    "seed": 0,
+    "checkpoint_every": 100,  # steps between checkpoints (a killed run resumes from the last one)
+    "rollout_steps": None,  # validation rollout length; null = to the end of each trajectory
+    "device": "cpu",  # the particle models train on the CPU (auto means cpu)
+}
+
+#: Keys of a particle-dynamics run that do not change its result.
+DYNAMICS_RUNTIME_KEYS = {("out",), ("train", "device"), ("train", "checkpoint_every")}
+
+
+def is_dynamics_config(raw: Any) -> bool:
+    """Whether a (raw) run config trains a particle-dynamics model (``model.name`` giorom or gns)."""
+    model = raw.get("model") if isinstance(raw, Mapping) else None
+    return isinstance(model, Mapping) and model.get("name") in DYNAMICS_MODEL_NAMES
+
+
+def read_config_file(path: PathLike) -> Any:
+    """The raw content of a YAML run config, not validated.
+
+    Raises
+    ------
+    ConfigError
+        Missing, unreadable, invalid or empty file.
+    """
+    import yaml
+
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise ConfigError("run config file not found", path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read run config ({exc})", path) from None
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where is not None else ""
+        raise ConfigError(f"invalid YAML{line}", path) from None
+    if raw is None:
+        raise ConfigError("run config file is empty", path)
+    return raw
+
+
+def _indices(section: dict, key: str, source) -> None:
+    value = section[key]
+    if value is None:
+        return
+    if not isinstance(value, (list, tuple)) or not value:
+        raise _fail(f"data.{key}", f"must be a non-empty list of trajectory indices, got {value!r}", source)
+    for item in value:
+        if isinstance(item, bool) or not isinstance(item, int) or item < 0:
+            raise _fail(f"data.{key}", f"must hold integers >= 0, got {item!r}", source)
+    if len(set(value)) != len(value):
+        raise _fail(f"data.{key}", "holds a trajectory more than once", source)
+    section[key] = [int(v) for v in value]
+
+
+def _dynamics_model(raw: Mapping, source) -> Dict[str, Any]:
+    """The ``model`` section: known keys only, values the model accepts (``radius: auto`` allowed)."""
+    from ..errors import GraphopsError
+    from ..models import build_model, default_config
+
+    model = _section(raw, "model", None, source)
+    allowed = [k for k in default_config(model["name"]) if k != "name"]
+    unknown = sorted(set(model) - set(allowed) - {"name"})
+    if unknown:
+        raise _fail(f"model.{unknown[0]}", f"unknown key for model {model['name']!r} (allowed: {', '.join(allowed)})",
+                    source)
+    probe = {k: (1.0 if k in ("radius", "decoder_radius") and v == "auto" else v) for k, v in model.items()}
+    try:
+        build_model(probe)
+    except GraphopsError as exc:
+        raise _fail("model", exc.problem, source) from None
+    return model
+
+
+def validate_dynamics_config(raw: Mapping, source: Optional[PathLike] = None) -> Dict[str, Any]:
+    """Check a particle-dynamics run config (``model.name`` giorom or gns) and fill in defaults.
+
+    The config has the sections of :func:`validate_run_config`; ``train`` is optional::
+
+        data:  {root: runs/data/jelly, val_fraction: 0.2}      # or train_indices / val_indices
+        model: {name: giorom, num_samples: 256, radius: auto, decoder_radius: auto}
+        train: {steps: 2000, batch_size: 2, lr: 1.0e-3, lr_final: 1.0e-4, seed: 0}
+        out:   runs/giorom-jelly
+
+    Parameters
+    ----------
+    raw : mapping
+        The config as read from YAML.
+    source : path-like, optional
+        The file it came from, named in error messages.
+
+    Returns
+    -------
+    dict
+        A new, complete config (plain JSON-serialisable types only).
+
+    Raises
+    ------
+    ConfigError
+        Naming the first offending key, e.g. ``train.steps: must be an integer``.
+    """
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"a run config must be a mapping with sections {', '.join(_SECTIONS)}", source)
+    unknown = sorted(set(raw) - set(_SECTIONS))
+    if unknown:
+        raise _fail(str(unknown[0]), f"unknown section (allowed: {', '.join(_SECTIONS)})", source)
+    for name in ("data", "model", "out"):
+        if name not in raw:
+            raise _fail(name, "missing section", source)
+    model = raw.get("model")
+    if not isinstance(model, Mapping) or model.get("name") not in DYNAMICS_MODEL_NAMES:
+        raise _fail("model.name", f"must be one of {', '.join(DYNAMICS_MODEL_NAMES)} for a particle-dynamics run",
+                    source)
+
+    data = _section(raw, "data", DYNAMICS_DATA_DEFAULTS, source)
+    root = data.get("root")
+    if not isinstance(root, (str, os.PathLike)) or not str(root):
+        raise _fail("data.root", "missing: the folder of the trajectory dataset (graphops generate "
+                    "--problem mpm-trajectories)", source)
+    data["root"] = os.fspath(root)
+    _float(data, "val_fraction", "data.val_fraction", source, 0.0, strict=False)
+    if data["val_fraction"] >= 1.0:
+        raise _fail("data.val_fraction", f"must be < 1, got {data['val_fraction']:g}", source)
+    for key in ("train_indices", "val_indices"):
+        _indices(data, key, source)
+    if data["train_indices"] and data["val_indices"]:
+        both = sorted(set(data["train_indices"]) & set(data["val_indices"]))
+        if both:
+            raise _fail("data.val_indices", f"trajectory {both[0]} is also in data.train_indices", source)
+
+    train = _section(raw, "train", DYNAMICS_TRAIN_DEFAULTS, source)
+    for key, minimum in (("steps", 1), ("batch_size", 1), ("decoder_queries", 1), ("seed", 0),
+                         ("checkpoint_every", 0)):
+        _int(train, key, f"train.{key}", source, minimum)
+    _int(train, "rollout_steps", "train.rollout_steps", source, 1, allow_none=True)
+    for key in ("lr", "lr_final", "radius_factor"):
+        _float(train, key, f"train.{key}", source, 0.0, strict=True)
+    _float(train, "decoder_weight", "train.decoder_weight", source, 0.0, strict=False)
+    _float(train, "noise_std", "train.noise_std", source, 0.0, strict=False, allow_none=True)
+    if train["device"] not in ("cpu", "auto"):
+        raise _fail("train.device", f"the particle models train on the CPU: use cpu or auto, got {train['device']!r}",
+                    source)
+
+    out = raw.get("out")
+    if not isinstance(out, (str, os.PathLike)) or not str(out):
+        raise _fail("out", "missing: the folder for the checkpoint and metrics", source)
+
+    return {"data": data, "model": _dynamics_model(raw, source), "train": train, "out": os.fspath(out)}
+
+
+def dynamics_config_differences(old: Mapping, new: Mapping) -> list:
+    """Dotted keys whose values differ between two particle-dynamics configs (runtime keys ignored)."""
+    def strip(config: Mapping) -> Dict[str, Any]:
+        result = copy.deepcopy(dict(config))
+        for keys in DYNAMICS_RUNTIME_KEYS:
+            holder = result
+            for key in keys[:-1]:
+                holder = holder.get(key, {}) if isinstance(holder, dict) else {}
+            if isinstance(holder, dict):
+                holder.pop(keys[-1], None)
+        return result
+
+    return config_differences(strip(old), strip(new))

@@ -23,14 +23,20 @@ holds the model config, the weights and, as buffers of the model, the
 normaliser statistics (``vel_mean``, ``vel_std``, ``acc_mean``, ``acc_std``),
 the wall box, ``frame_dt`` and the default material; it loads with
 ``torch.load(weights_only=True)`` via :func:`graphops.train.checkpoint.load_model`.
+
+From a run config (what ``graphops train CONFIG`` does for ``model.name`` giorom
+or gns): :func:`train_dynamics_from_config` splits a trajectory dataset, trains,
+and writes ``OUT/config.yaml``, ``OUT/model.pt`` and ``OUT/metrics.json``;
+:func:`evaluate_dynamics` is ``graphops evaluate`` on a trajectory dataset.
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -39,11 +45,12 @@ from torch import nn
 from ..errors import ConfigError, DataError
 from ..models.giorom import GIOROM, ParticleStepper
 from .checkpoint import load_checkpoint, save_checkpoint, set_rng_state
+from .config import DYNAMICS_MODEL_NAMES
 from .trainer import seed_everything
 
 PathLike = Union[str, "os.PathLike[str]"]
 
-DYNAMICS_MODELS = ("giorom", "gns")
+DYNAMICS_MODELS = DYNAMICS_MODEL_NAMES
 
 
 def _positions(traj: Mapping[str, Any]) -> np.ndarray:
@@ -251,7 +258,8 @@ def train_dynamics(
     checkpoint_every : int
         Also write ``out`` every this many steps (0: only at the end).
     resume : bool
-        Continue from ``out`` when it exists (same config), replaying the same random draws.
+        Continue from ``out`` when it exists (same config), replaying the same random draws;
+        a finished run is returned as it is.
     val_trajectories : optional
         Trajectories for the final rollout evaluation (metrics stored in the checkpoint).
     rollout_steps : int, optional
@@ -268,7 +276,7 @@ def train_dynamics(
     """
     from tqdm.auto import tqdm
 
-    from ..data.trajectories import TrajectoryWindows
+    from ..data.trajectories import TrajectoryWindows, _check_trajectory
     from ..models import build_model
 
     config = _check_config(model_config)
@@ -280,6 +288,8 @@ def train_dynamics(
             raise ConfigError(f"{key} must be a positive number, got {value!r}")
     if len(trajectories) == 0:
         raise DataError("no training trajectories")
+    for i, traj in enumerate(trajectories):  # name a bad trajectory before its NaN reaches the statistics
+        _check_trajectory(traj, i)
     seed_everything(seed)
     stats = trajectory_statistics(trajectories)
     if noise_std is None:
@@ -327,6 +337,8 @@ def train_dynamics(
         history = list(payload.get("extra", {}).get("loss_history", []))
         if payload.get("rng_state"):
             set_rng_state(payload["rng_state"])
+        if start_step >= steps:  # a finished run: nothing left to do
+            return out
 
     def save(step: int, metrics: Dict[str, Any]) -> None:
         save_checkpoint(out, model, optimizer, scheduler, epoch=step, metrics=metrics, run_config=run_config,
@@ -349,7 +361,10 @@ def train_dynamics(
                                      decoder_queries, stats["disp_rms"])
             loss = loss + decoder_weight * loss_dec
         if not torch.isfinite(loss):
-            raise DataError(f"training loss became {float(loss)} at step {step} (lower the learning rate?)")
+            where = ", ".join(f"({w['trajectory']}, {w['frame']})" for w in batch_windows[:8])
+            raise DataError(f"training loss became {float(loss.detach())} at step {step}; batch windows "
+                            f"(trajectory, frame): {where}{' ...' if len(batch_windows) > 8 else ''} "
+                            "(lower the learning rate?)")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 10.0)
@@ -414,7 +429,7 @@ def evaluate_rollout(model: ParticleStepper, trajectories, steps: Optional[int] 
         sparse = torch.cat([hist[-1:, idx], sparse])
         out = model.dense_output(hist[-1], mat, idx, sparse, None)
         t2 = time.perf_counter()
-        truth = torch.from_numpy(pos[c : c + n + 1])
+        truth = torch.from_numpy(pos[c : c + n + 1]).to(hist.device)
         err = (out["positions"][1:] - truth[1:]) ** 2
         err_sparse = (sparse[1:] - truth[1:, idx]) ** 2
         rows.append({"mse": float(err.mean()), "mse_sparse": float(err_sparse.mean()),
@@ -425,3 +440,214 @@ def evaluate_rollout(model: ParticleStepper, trajectories, steps: Optional[int] 
     summary: Dict[str, Any] = {k: float(np.mean([r[k] for r in rows])) for k in keys}
     summary["per_trajectory"] = rows
     return summary
+
+
+# ------------------------------------------------------------------ run configs (graphops train / evaluate)
+#: Files of a particle-dynamics run's ``out`` folder, besides ``config.yaml``.
+CHECKPOINT_NAME = "model.pt"
+METRICS_NAME = "metrics.json"
+
+
+def split_trajectories(n: int, data: Mapping[str, Any]) -> Tuple[List[int], List[int]]:
+    """Training and validation trajectory indices of a dataset of ``n`` trajectories.
+
+    Parameters
+    ----------
+    n : int
+        Trajectories in the dataset.
+    data : mapping
+        The ``data`` section of a run config: explicit ``train_indices`` /
+        ``val_indices`` (a missing one is every other trajectory), else the last
+        ``round(val_fraction * n)`` trajectories validate (at least one when
+        ``val_fraction > 0`` and ``n > 1``).
+
+    Returns
+    -------
+    train, val : list of int
+
+    Raises
+    ------
+    DataError
+        An index out of range, or no training trajectory left.
+    """
+    train, val = data.get("train_indices"), data.get("val_indices")
+    if train is None and val is None:
+        fraction = float(data.get("val_fraction") or 0.0)
+        k = min(max(int(round(fraction * n)), 1), n - 1) if fraction > 0 and n > 1 else 0
+        train, val = list(range(n - k)), list(range(n - k, n))
+    elif train is None:
+        train = [i for i in range(n) if i not in set(val)]
+    elif val is None:
+        val = [i for i in range(n) if i not in set(train)]
+    bad = [i for i in list(train) + list(val) if not 0 <= i < n]
+    if bad:
+        raise DataError(f"trajectory index {bad[0]} out of range: the dataset has {n} (0..{n - 1})")
+    if not train:
+        raise DataError(f"no training trajectories: all {n} are used for validation")
+    return [int(i) for i in train], [int(i) for i in val]
+
+
+def _finished_metrics(checkpoint: Path, train_idx: List[int], val_idx: List[int]) -> Dict[str, Any]:
+    """The ``metrics.json`` summary of a finished run, from its checkpoint."""
+    payload = load_checkpoint(checkpoint)
+    metrics = payload.get("metrics") or {}
+    rollout = metrics.get("rollout")
+    return {
+        "model": payload.get("model_name"),
+        "steps": int(payload.get("epoch") or 0),
+        "checkpoint": checkpoint.name,
+        "train_trajectories": train_idx,
+        "val_trajectories": val_idx,
+        "val_rollout_mse": rollout["mse"] if rollout else None,
+        "val_rollout_mse_last": rollout["mse_last"] if rollout else None,
+        "train_seconds": metrics.get("train_seconds"),
+        "noise_std": metrics.get("noise_std"),
+        "final_loss_acc": metrics.get("final_loss_acc"),
+        "loss_history": (payload.get("extra") or {}).get("loss_history", []),
+        "rollout": rollout,
+    }
+
+
+def train_dynamics_from_config(config: Union[PathLike, Mapping[str, Any]],
+                               progress: Optional[bool] = None) -> Path:
+    """Train a ``giorom`` / ``gns`` model as a run config describes (``graphops train CONFIG``).
+
+    Writes ``OUT/config.yaml``, ``OUT/model.pt`` (every ``train.checkpoint_every``
+    steps and at the end; load it with :func:`graphops.train.checkpoint.load_model`
+    or roll it out with ``graphops rollout``) and ``OUT/metrics.json`` (the
+    validation rollout MSE ``val_rollout_mse``, per-trajectory errors, the loss
+    history). Running it again resumes an interrupted run exactly and returns a
+    finished one without training; an ``OUT`` holding a run of another config is refused.
+
+    Parameters
+    ----------
+    config : path-like or mapping
+        A YAML file or a dict, see :func:`graphops.train.config.validate_dynamics_config`.
+    progress : bool, optional
+        tqdm bars (default: when stderr is a terminal).
+
+    Returns
+    -------
+    Path
+        ``OUT/model.pt``.
+
+    Raises
+    ------
+    ConfigError, DataError, CheckpointError
+    """
+    import sys
+
+    from ..data.trajectories import TrajectoryDataset
+    from ..utils.atomic import atomic_write
+    from .config import dump_run_config, dynamics_config_differences, read_config_file, validate_dynamics_config
+
+    if isinstance(config, Mapping):
+        cfg = validate_dynamics_config(config)
+    else:
+        cfg = validate_dynamics_config(read_config_file(config), Path(config).expanduser())
+    out = Path(cfg["out"]).expanduser()
+    checkpoint, saved = out / CHECKPOINT_NAME, out / "config.yaml"
+    if checkpoint.exists() and saved.exists():
+        diffs = dynamics_config_differences(read_config_file(saved), cfg)
+        if diffs:
+            shown = ", ".join(diffs[:5]) + (" ..." if len(diffs) > 5 else "")
+            raise ConfigError(f"out folder {out} holds a run with a different config ({shown}); "
+                              "use a new out folder, or restore the old config to resume it")
+    root = cfg["data"]["root"]
+    dataset = TrajectoryDataset(root)
+    train_idx, val_idx = split_trajectories(len(dataset), cfg["data"])
+    shards = max(1, len(dataset.manifest.get("shards", [])))
+    train_set = TrajectoryDataset(root, train_idx, cache_size=shards)  # windows are drawn from every shard
+    val_set = TrajectoryDataset(root, val_idx) if val_idx else None
+    out.mkdir(parents=True, exist_ok=True)
+    dump_run_config(cfg, saved)
+    t = cfg["train"]
+    show = sys.stderr.isatty() if progress is None else bool(progress)
+    train_dynamics(cfg["model"], train_set, checkpoint, steps=t["steps"], batch_size=t["batch_size"], lr=t["lr"],
+                   lr_final=t["lr_final"], noise_std=t["noise_std"], decoder_weight=t["decoder_weight"],
+                   decoder_queries=t["decoder_queries"], radius_factor=t["radius_factor"], seed=t["seed"],
+                   checkpoint_every=t["checkpoint_every"], resume=True, val_trajectories=val_set,
+                   rollout_steps=t["rollout_steps"], progress=show)
+    with atomic_write(out / METRICS_NAME, mode="w") as handle:
+        json.dump(_finished_metrics(checkpoint, train_idx, val_idx), handle, indent=2)
+    return checkpoint
+
+
+def evaluate_dynamics(checkpoint: PathLike, data_root: PathLike, families: Optional[Sequence[int]] = None,
+                      steps: Optional[int] = None, device: str = "cpu", progress: bool = False) -> Dict[str, Any]:
+    """Rollout errors of a ``giorom`` / ``gns`` checkpoint on a trajectory dataset, overall and per family.
+
+    Parameters
+    ----------
+    checkpoint : path-like
+        Written by :func:`train_dynamics` (``OUT/model.pt``).
+    data_root : path-like
+        A dataset of :func:`graphops.data.trajectories.generate_trajectories`.
+    families : sequence of int, optional
+        Only trajectories with these numbers of objects (the dataset's families).
+    steps : int, optional
+        Rollout length (default: to the end of each trajectory).
+    device : str
+        ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+    progress : bool
+
+    Returns
+    -------
+    dict
+        ``checkpoint``, ``model``, ``steps_trained``, ``data``, ``overall``
+        (``trajectories``, ``mse``, ``mse_sparse``, ``mse_last``,
+        ``seconds_per_step``, ``decode_seconds``; see :func:`evaluate_rollout`),
+        ``families`` (keyed by ``str(number of objects)``: ``trajectories``,
+        ``mse``, ``mse_last``) and ``trajectories`` (per trajectory, with its
+        ``index`` and ``family``).
+
+    Raises
+    ------
+    CheckpointError
+        Not a checkpoint, or one of a mesh-field model.
+    DataError
+        Not a trajectory dataset, or no trajectory of the asked families.
+    """
+    from ..data.trajectories import TrajectoryDataset
+    from ..errors import CheckpointError
+    from .checkpoint import load_model
+    from .distributed import resolve_device
+
+    model, _, meta = load_model(checkpoint, map_location=resolve_device(device))
+    if not isinstance(model, ParticleStepper):
+        raise CheckpointError(f"checkpoint holds a {meta['model_name']!r} model; a trajectory dataset needs a "
+                              f"particle dynamics model ({', '.join(DYNAMICS_MODELS)})", checkpoint)
+    full = TrajectoryDataset(data_root)
+    family_of = [int(f) for f in full.manifest.get("families", [0] * len(full))]
+    indices = list(range(len(full)))
+    if families is not None:
+        wanted = {int(f) for f in families}
+        indices = [i for i in indices if family_of[i] in wanted]
+        if not indices:
+            raise DataError(f"no trajectories with {sorted(wanted)} objects (the dataset has "
+                            f"{sorted(set(family_of))})", full.root)
+    result = evaluate_rollout(model, TrajectoryDataset(data_root, indices), steps=steps, progress=progress)
+    rows = result.pop("per_trajectory")
+    for row, i in zip(rows, indices):
+        row.update(index=i, family=family_of[i])
+    groups: Dict[int, List[Dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(row["family"], []).append(row)
+    per_family = {str(f): {"trajectories": len(g), "mse": float(np.mean([r["mse"] for r in g])),
+                           "mse_last": float(np.mean([r["mse_last"] for r in g]))} for f, g in sorted(groups.items())}
+    return {"checkpoint": str(checkpoint), "model": meta["model_name"], "steps_trained": meta.get("epoch"),
+            "data": str(full.root), "overall": {"trajectories": len(rows), **result}, "families": per_family,
+            "trajectories": rows}
+
+
+def format_rollout_table(result: Mapping[str, Any]) -> str:
+    """A plain-text table of :func:`evaluate_dynamics`: objects, trajectories, rollout MSE, last-frame MSE."""
+    rows = [("objects", "trajectories", "rollout MSE", "last-frame MSE")]
+    for fam, stats in result["families"].items():
+        rows.append((fam, str(stats["trajectories"]), f"{stats['mse']:.4e}", f"{stats['mse_last']:.4e}"))
+    o = result["overall"]
+    rows.append(("all", str(o["trajectories"]), f"{o['mse']:.4e}", f"{o['mse_last']:.4e}"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.rjust(w) for cell, w in zip(row, widths)) for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
