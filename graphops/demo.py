@@ -35,7 +35,7 @@ def _say(message: str) -> None:
 
 def run_demo(
     out: Path,
-    n_train: int = 240,
+    n_train: int = 160,
     n_test_per_family: int = 8,
     epochs: int = 20,
     mesh_size: float = 0.04,
@@ -158,7 +158,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     ap = argparse.ArgumentParser(prog="python -m graphops.demo", description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default="demo_output", help="folder for all outputs (default demo_output)")
-    ap.add_argument("--n-train", type=int, default=240)
+    ap.add_argument("--n-train", type=int, default=160)
     ap.add_argument("--n-test-per-family", type=int, default=8)
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--mesh-size", type=float, default=0.04)

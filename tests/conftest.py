@@ -2,12 +2,22 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
-import numpy as np
-import pytest
+# One thread everywhere, in this process and in every subprocess the tests start: the small
+# graphs of the tests run fastest that way on 2 cores, and a run interrupted in a subprocess
+# then reproduces an in-process run bit for bit (same thread layout, same float reductions).
+os.environ["OMP_NUM_THREADS"] = "1"
+os.environ["MKL_NUM_THREADS"] = "1"
 
-from graphops.gmsh_model import gmsh_session, mesh_from_gmsh_model
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
+
+from graphops.gmsh_model import gmsh_session, mesh_from_gmsh_model  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_MESHES = ROOT.parent / "shared" / "meshes"
