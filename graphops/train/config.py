@@ -226,21 +226,8 @@ def load_run_config(config: Union[PathLike, Mapping]) -> Dict[str, Any]:
     """
     if isinstance(config, Mapping):
         return validate_run_config(config)
-    import yaml
-
     path = Path(config).expanduser()
-    if not path.is_file():
-        raise ConfigError("run config file not found", path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read run config ({exc})", path) from None
-    except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        line = f" at line {where.line + 1}" if where is not None else ""
-        raise ConfigError(f"invalid YAML{line}", path) from None
-    if raw is None:
-        raise ConfigError("run config file is empty", path)
+    raw = read_config_file(path)
     return validate_run_config(raw, path)
 
 
