@@ -9,13 +9,14 @@ def register(sub: "argparse._SubParsersAction") -> None:
         "predict",
         help="predict the field on your own mesh with a trained checkpoint",
         description="Predict the solution on a mesh file with a trained model; write a VTU (prediction as point "
-        "data) and a PNG. Source and boundary values are formulas in x, y, z (e.g. 'sin(pi*x)*y') or names of "
-        "point fields of the mesh.",
+        "data) and a PNG. Poisson models: source and boundary values are formulas in x, y, z (e.g. 'sin(pi*x)*y') "
+        "or names of point fields of the mesh. elasticity-holes models: the von Mises stress of a 2D mesh under "
+        "the training loading (bottom of the bounding box clamped, top pulled); --source/--boundary do not apply.",
     )
     p.add_argument("checkpoint", help="checkpoint written by graphops train (best.pt)")
     p.add_argument("mesh", help="mesh file (.msh .geo .vtu .inp ...)")
-    p.add_argument("--source", default=None, help="source term f: formula or point field name (default 0)")
-    p.add_argument("--boundary", default=None, help="boundary values g (Dirichlet value or Neumann flux): formula or point field name")
+    p.add_argument("--source", default=None, help="Poisson: source term f, formula or point field name (default 0)")
+    p.add_argument("--boundary", default=None, help="Poisson: boundary values g (Dirichlet value or Neumann flux), formula or point field name")
     p.add_argument("-o", "--out", required=True, help="output .vtu (a .png with the same name is written too)")
     p.add_argument("--compare-fem", action="store_true", help="also solve with the reference FEM solver; write it and the error")
     p.add_argument("--no-png", action="store_true", help="skip the PNG plot")
@@ -30,6 +31,8 @@ def run(args: argparse.Namespace) -> int:
         args.checkpoint, args.mesh, source=args.source, boundary=args.boundary, out=args.out,
         compare_fem=args.compare_fem, png=not args.no_png, device=args.device,
     )
+    for note in result.notes:
+        print(f"note: {note}")
     print(f"predicted {result.mesh.num_points} nodes in {result.seconds * 1000:.1f} ms")
     if result.relative_l2 is not None:
         print(f"FEM reference solved in {result.fem_seconds * 1000:.1f} ms; relative L2 error {result.relative_l2:.4f}")

@@ -25,11 +25,12 @@ __all__ = [
     "PROBLEMS",
     "MeshDataset",
     "split_by_family",
+    "sample_graph",
 ]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("MeshDataset", "split_by_family"):
+    if name in ("MeshDataset", "split_by_family", "sample_graph"):
         from . import dataset
 
         return getattr(dataset, name)

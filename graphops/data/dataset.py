@@ -17,6 +17,33 @@ from .shards import SHARD_DIR, read_shard, unpack_sample
 SPLITS = ("train", "val", "test")
 
 
+def sample_graph(mesh: Mesh, fields: Dict[str, np.ndarray], radius: Optional[float] = None) -> Data:
+    """The graph of one sample, as the models see it in training and in prediction.
+
+    Parameters
+    ----------
+    mesh : Mesh
+        The sample's mesh.
+    fields : dict of str to ndarray
+        Node fields (e.g. ``f`` (N,), ``g`` (N,), ``bc_dirichlet`` (N,) bool);
+        boolean arrays stay boolean, the rest become float32.
+    radius : float, optional
+        Also connect nodes closer than this (see :func:`graphops.graph.mesh_to_graph`).
+
+    Returns
+    -------
+    Data
+        :func:`graphops.graph.mesh_to_graph` of the mesh plus one attribute per field.
+    """
+    from ..graph import mesh_to_graph
+
+    data = mesh_to_graph(mesh, radius=radius)
+    for name, value in fields.items():
+        value = np.asarray(value)
+        data[name] = torch.from_numpy(np.ascontiguousarray(value, dtype=bool if value.dtype == bool else np.float32))
+    return data
+
+
 class MeshDataset(Dataset):
     """Samples of a dataset written by :func:`graphops.data.generate_dataset`, read lazily.
 
@@ -101,17 +128,11 @@ class MeshDataset(Dataset):
         return int(len(self._samples))
 
     def get(self, idx: int) -> Data:
-        from ..graph import mesh_to_graph
-
         sample_id = int(self._samples[idx])
         sample, path = self._sample(sample_id)
         mesh = self._mesh(sample, path)
-        data = mesh_to_graph(mesh, radius=self.radius)
-        for name in self.manifest["node_fields"]:
-            if name not in sample:
-                continue
-            value = sample[name]
-            data[name] = torch.from_numpy(np.ascontiguousarray(value, dtype=bool if value.dtype == bool else np.float32))
+        fields = {name: sample[name] for name in self.manifest["node_fields"] if name in sample}
+        data = sample_graph(mesh, fields, radius=self.radius)
         target = sample[self.manifest["target"]]
         data.y = torch.from_numpy(np.ascontiguousarray(target, dtype=np.float32)).reshape(len(target), -1)
         data.family = int(sample["family"])

@@ -321,25 +321,52 @@ class ElasticityHoles(Problem):
     def families(self) -> List[int]:
         return [1]
 
-    def _sample(self, rng: np.random.Generator) -> Dict[str, np.ndarray]:
-        from ..geometry import unit_cell_with_void
+    def loading(self, mesh: Mesh) -> Dict[str, np.ndarray]:
+        """The input fields of a mesh with boundary groups ``bottom`` and ``top``.
+
+        Returns
+        -------
+        dict
+            ``g`` (N,) float64: the vertical traction at the ``top`` nodes, 0
+            elsewhere; ``bc_dirichlet`` (N,) bool: the clamped ``bottom`` nodes.
+        """
+        top = group_nodes(mesh, ["top"])
+        return {"g": np.where(top, self.options["traction"], 0.0), "bc_dirichlet": group_nodes(mesh, ["bottom"])}
+
+    def solve(self, mesh: Mesh):
+        """The reference solution: ``bottom`` clamped, traction ``(0, traction)`` on ``top``.
+
+        Parameters
+        ----------
+        mesh : Mesh
+            2D triangle mesh with line groups ``bottom`` and ``top``.
+
+        Returns
+        -------
+        ElasticitySolution
+            ``displacement`` (N, 2) and ``von_mises`` (N,).
+        """
         from ..solvers import solve_elasticity
 
         opts = self.options
-        mesh = unit_cell_with_void(int(rng.integers(0, 2**31 - 1)), opts["mesh_size"], opts["void_mesh_size"])
-        sol = solve_elasticity(
+        return solve_elasticity(
             mesh, E=opts["E"], nu=opts["nu"], fixed="bottom", traction="top", traction_value=[0.0, opts["traction"]],
             order=opts["order"],
         )
+
+    def _sample(self, rng: np.random.Generator) -> Dict[str, np.ndarray]:
+        from ..geometry import unit_cell_with_void
+
+        opts = self.options
+        mesh = unit_cell_with_void(int(rng.integers(0, 2**31 - 1)), opts["mesh_size"], opts["void_mesh_size"])
+        sol = self.solve(mesh)
         facets, codes = _facet_arrays(mesh, self.group_names)
-        top = group_nodes(mesh, ["top"])
         return {
             "points": mesh.points,
             "cells": mesh.cells["triangle"],
             "facets": facets,
             "facet_group": codes,
-            "g": np.where(top, opts["traction"], 0.0),
-            "bc_dirichlet": group_nodes(mesh, ["bottom"]),
+            **self.loading(mesh),
             "displacement": sol.displacement,
             "von_mises": sol.von_mises,
             "family": np.asarray(1, dtype=np.int64),
