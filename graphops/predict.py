@@ -291,7 +291,7 @@ def predict(
         fields["error"] = prediction - fem
         result.relative_l2 = float(np.linalg.norm(prediction - fem) / max(np.linalg.norm(fem), 1e-300))
     title = f"{meta['model_name']} on {Path(mesh.source).name if mesh.source else 'mesh'}"
-    return _write_outputs(result, fields, "prediction", title, out, png)
+    return _write_outputs(result, fields, title, out, png)
 
 
 def _read_model_mesh(mesh: Union[Mesh, PathLike], meta: Mapping[str, Any], ckpt: Path) -> Mesh:
@@ -309,18 +309,16 @@ def _read_model_mesh(mesh: Union[Mesh, PathLike], meta: Mapping[str, Any], ckpt:
     return mesh
 
 
-def _write_outputs(result: Prediction, point_data: Dict[str, np.ndarray], label: str, title: str,
-                   out: Optional[PathLike], png: bool, vtu_name: Optional[str] = None) -> Prediction:
+def _write_outputs(result: Prediction, point_data: Dict[str, np.ndarray], title: str, out: Optional[PathLike],
+                   png: bool, label: str = "prediction") -> Prediction:
     """Attach the point data to ``result.mesh``; write the VTU and the PNG (prediction, FEM, error panels).
 
-    ``point_data[label]`` is the prediction (stored in the VTU as ``vtu_name``, default ``label``);
-    ``fem`` and ``error``, when present, become the other two panels.
+    ``point_data["prediction"]`` is drawn in a panel titled ``label``; ``fem`` and ``error``,
+    when present, become the other two panels.
     """
     from .io import write_mesh
 
-    stored = dict(point_data)
-    stored[vtu_name or label] = stored.pop(label)
-    result.mesh = result.mesh.with_point_data(**stored)
+    result.mesh = result.mesh.with_point_data(**point_data)
     if out is None:
         return result
     out = Path(out)
@@ -328,7 +326,7 @@ def _write_outputs(result: Prediction, point_data: Dict[str, np.ndarray], label:
     if png:
         from .viz.fields import plot_fields
 
-        panels = {label: point_data[label]}
+        panels = {label: point_data["prediction"]}
         if "fem" in point_data:
             panels.update({"FEM reference": point_data["fem"], "error (prediction - FEM)": point_data["error"]})
         if result.relative_l2 is not None:
@@ -407,6 +405,5 @@ def _predict_elasticity(
         point_data["error"] = prediction - sol.von_mises
         point_data["fem_displacement"] = sol.displacement
         result.relative_l2 = float(np.linalg.norm(point_data["error"]) / max(np.linalg.norm(sol.von_mises), 1e-300))
-    point_data["prediction (von Mises)"] = point_data.pop("prediction")
     title = f"{meta['model_name']} von Mises stress on {Path(mesh.source).name if mesh.source else 'mesh'}"
-    return _write_outputs(result, point_data, "prediction (von Mises)", title, out, png, vtu_name="prediction")
+    return _write_outputs(result, point_data, title, out, png, label="prediction (von Mises)")

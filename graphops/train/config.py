@@ -20,7 +20,7 @@ import copy
 import math
 import os
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Union
+from typing import Any, Dict, Iterable, Mapping, Optional, Tuple, Union
 
 from ..errors import ConfigError
 
@@ -231,21 +231,24 @@ def load_run_config(config: Union[PathLike, Mapping]) -> Dict[str, Any]:
     return validate_run_config(raw, path)
 
 
-def strip_runtime(config: Mapping) -> Dict[str, Any]:
-    """The part of a config that determines a run's result (drops ``out``, device, workers)."""
+def strip_runtime(config: Mapping, runtime_keys: Iterable[Tuple[str, ...]] = RUNTIME_KEYS) -> Dict[str, Any]:
+    """The part of a config that determines a run's result (drops ``out``, device, workers).
+
+    ``runtime_keys`` are the dotted key paths (as tuples) to drop.
+    """
     result = copy.deepcopy(dict(config))
-    for keys in RUNTIME_KEYS:
+    for keys in runtime_keys:
         holder = result
         for key in keys[:-1]:
-            holder = holder.get(key, {})
+            holder = holder.get(key, {}) if isinstance(holder, dict) else {}
         if isinstance(holder, dict):
             holder.pop(keys[-1], None)
     return result
 
 
-def config_differences(old: Mapping, new: Mapping) -> list:
-    """Dotted keys whose values differ between two configs (runtime keys ignored)."""
-    a, b = strip_runtime(old), strip_runtime(new)
+def config_differences(old: Mapping, new: Mapping, runtime_keys: Iterable[Tuple[str, ...]] = RUNTIME_KEYS) -> list:
+    """Dotted keys whose values differ between two configs (``runtime_keys`` ignored)."""
+    a, b = strip_runtime(old, runtime_keys), strip_runtime(new, runtime_keys)
     diffs = []
 
     def walk(x: Any, y: Any, prefix: str) -> None:
@@ -444,14 +447,4 @@ def validate_dynamics_config(raw: Mapping, source: Optional[PathLike] = None) ->
 
 def dynamics_config_differences(old: Mapping, new: Mapping) -> list:
     """Dotted keys whose values differ between two particle-dynamics configs (runtime keys ignored)."""
-    def strip(config: Mapping) -> Dict[str, Any]:
-        result = copy.deepcopy(dict(config))
-        for keys in DYNAMICS_RUNTIME_KEYS:
-            holder = result
-            for key in keys[:-1]:
-                holder = holder.get(key, {}) if isinstance(holder, dict) else {}
-            if isinstance(holder, dict):
-                holder.pop(keys[-1], None)
-        return result
-
-    return config_differences(strip(old), strip(new))
+    return config_differences(old, new, RUNTIME_KEYS | DYNAMICS_RUNTIME_KEYS)
