@@ -246,11 +246,11 @@ def predict(
     """
     from .data.dataset import sample_graph
     from .train.checkpoint import load_model
-    from .train.evaluate import refuse_dynamics_model
+    from .tasks import decide_task
 
     ckpt = Path(checkpoint).expanduser()
     model, normalizer, meta = load_model(ckpt, map_location=device)
-    refuse_dynamics_model(meta, ckpt, "predict")
+    decide_task(checkpoint=meta, require="fields", command="predict", path=ckpt)
     info = problem_of(meta, ckpt)
     if info["problem"] in FIXED_LOADING:
         return _predict_elasticity(

@@ -68,13 +68,11 @@ def load_dynamics_model(checkpoint: PathLike, device: str = "cpu"):
     CheckpointError
         Not a checkpoint, or one of another model kind.
     """
-    from .models.giorom import ParticleStepper
+    from .tasks import decide_task
     from .train.checkpoint import load_model
 
     model, _, meta = load_model(checkpoint, map_location=device)
-    if not isinstance(model, ParticleStepper):
-        raise CheckpointError(f"checkpoint holds a {meta['model_name']!r} model; rollout needs a particle dynamics "
-                              "model (giorom, gns)", checkpoint)
+    decide_task(checkpoint=meta, require="particles", command="rollout", path=checkpoint)
     return model
 
 

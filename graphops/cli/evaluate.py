@@ -7,13 +7,13 @@ from typing import List
 
 
 def _families(text: str) -> List[int]:
+    from ..data.problems import parse_families
+    from ..errors import ConfigError
+
     try:
-        values = [int(v) for v in text.replace(" ", "").split(",") if v != ""]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers like 0,1,2, got {text!r}") from None
-    if not values or any(v < 0 for v in values):
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers >= 0, got {text!r}")
-    return values
+        return parse_families(text, "--families", 0, None)
+    except ConfigError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers >= 0 like 0,1,2, got {text!r}") from None
 
 
 def register(sub: "argparse._SubParsersAction") -> None:
@@ -36,56 +36,19 @@ def register(sub: "argparse._SubParsersAction") -> None:
     p.set_defaults(func=run)
 
 
-def _is_trajectory_dataset(root: str) -> bool:
-    from ..data import read_manifest
-    from ..data.trajectories import PROBLEM
-    from ..errors import GraphopsError
-
-    try:
-        return read_manifest(root).get("problem") == PROBLEM
-    except GraphopsError:
-        return False  # the mesh path reports what is wrong with the folder
-
-
-def _evaluate_dynamics(args: argparse.Namespace) -> dict:
-    from ..train.dynamics import evaluate_dynamics, format_rollout_table
-
-    result = evaluate_dynamics(args.checkpoint, args.data, families=args.families, steps=args.steps,
-                               device=args.device)
-    print(f"{result['model']} (step {result['steps_trained']}) rolled out on {args.data}")
-    print(format_rollout_table(result))
-    return result
-
-
-def _evaluate_fields(args: argparse.Namespace) -> dict:
-    from ..errors import ConfigError, DataError
-    from ..train.evaluate import evaluate, format_table
-
-    from ..train.checkpoint import load_checkpoint
-    from ..train.config import DYNAMICS_MODEL_NAMES
-
-    if args.steps is not None:
-        raise ConfigError("--steps is for trajectory datasets (giorom, gns checkpoints)")
-    name = load_checkpoint(args.checkpoint).get("model_name")
-    if name in DYNAMICS_MODEL_NAMES:
-        raise DataError(f"{name} is a particle-dynamics model: evaluate it on a trajectory dataset "
-                        "(graphops generate --problem mpm-trajectories), not on this mesh dataset", args.data)
-    result = evaluate(args.checkpoint, args.data, families=args.families, batch_size=args.batch_size,
-                      device=args.device)
-    print(f"{result['model']} (epoch {result['epoch']}) on {args.data}")
-    print(format_table(result))
-    return result
-
-
 def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
+    from ..tasks import decide_task
     from ..utils.atomic import atomic_write
 
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}")
     if args.steps is not None and args.steps < 1:
         raise ConfigError(f"--steps must be >= 1, got {args.steps}")
-    result = (_evaluate_dynamics if _is_trajectory_dataset(args.data) else _evaluate_fields)(args)
+    task = decide_task(checkpoint=args.checkpoint, dataset=args.data, command="evaluate")
+    result = task.evaluate(args.checkpoint, args.data, families=args.families, batch_size=args.batch_size,
+                           device=args.device, steps=args.steps)
+    print(task.format_result(result, args.data))
     if args.json_out:
         with atomic_write(args.json_out, mode="w") as handle:
             json.dump(result, handle, indent=2)

@@ -83,6 +83,9 @@ def _trajectories(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    out = (_trajectories if args.problem == TRAJECTORY_PROBLEM else _pde)(args)
+    from ..tasks import decide_task
+
+    task = decide_task(problem=args.problem, command="generate")
+    out = {"fields": _pde, "particles": _trajectories}[task.name](args)
     print(f"dataset ready: {out}")
     return 0

@@ -1,8 +1,7 @@
-"""``graphops train CONFIG.yaml``: train a model as a run config describes."""
+"""``graphops train CONFIG.yaml [section.key=value ...]``: train a model as a run config describes."""
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -15,17 +14,20 @@ def register(sub: "argparse._SubParsersAction") -> None:
         "train",
         help="train a model from a run config (YAML)",
         description=(
-            "Train the model of a run config on its dataset. Writes OUT/config.yaml, OUT/last.pt "
-            "(every epoch), OUT/best.pt, OUT/metrics.csv, OUT/metrics.json and OUT/test_metrics.json. "
-            "Running the same command again resumes from OUT/last.pt. For several processes use "
-            "--nproc N, or torchrun --nproc_per_node=N -m graphops train CONFIG. "
-            "A config with model.name giorom or gns trains a particle-dynamics model on a trajectory "
-            "dataset (graphops generate --problem mpm-trajectories) instead: it writes OUT/config.yaml, "
-            "OUT/model.pt (for graphops rollout) and OUT/metrics.json (validation rollout MSE), and "
-            "resumes the same way."
+            "Train the model of a run config on its dataset; model.name decides the task. A field model "
+            "(beno, meshgraphnet, gno, nuno, fno_global) writes OUT/config.yaml, OUT/last.pt (every epoch), "
+            "OUT/best.pt, OUT/metrics.csv, OUT/metrics.json and OUT/test_metrics.json. A particle-dynamics "
+            "model (giorom, gns) trains on a trajectory dataset (graphops generate --problem mpm-trajectories) "
+            "and writes OUT/model.pt (every train.checkpoint_every steps; for graphops rollout) instead of "
+            "last.pt, and the validation rollout MSE in OUT/metrics.json. Running the same command again resumes "
+            "from the last checkpoint. Keys of the config can be overridden on the command line: "
+            "graphops train run.yaml train.lr=1e-3 model.hidden=128. For several processes use --nproc N, or "
+            "torchrun --nproc_per_node=N -m graphops train CONFIG (field models)."
         ),
     )
     p.add_argument("config", help="run config YAML (sections data, model, train, out)")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                   help="overrides of config keys, typed by the schema, e.g. train.lr=1e-3 model.hidden=128")
     p.add_argument("--out", help="output folder (overrides 'out' in the config)")
     p.add_argument("--device", help="auto, cpu, cuda or cuda:N (overrides train.device)")
     p.add_argument("--nproc", type=int, default=1, help="data-parallel processes on this machine (default 1)")
@@ -53,72 +55,35 @@ def _setup_logging() -> None:
         log.propagate = False
 
 
-def _run_dynamics(args: argparse.Namespace) -> int:
-    """A giorom / gns run config: train on particle trajectories (one process, CPU)."""
-    from ..errors import ConfigError
-    from ..train.config import read_config_file, validate_dynamics_config
-    from ..train.dynamics import METRICS_NAME, train_dynamics_from_config
-
-    if args.nproc != 1:
-        raise ConfigError(f"--nproc {args.nproc}: the particle models (giorom, gns) train in one process")
-    raw = read_config_file(args.config)
-    source = Path(args.config).expanduser()
-    config = validate_dynamics_config(raw, source)
-    if args.out:
-        config["out"] = args.out
-    if args.device:
-        config["train"]["device"] = args.device
-    config = validate_dynamics_config(config, source)  # re-validate the overrides
-    checkpoint = train_dynamics_from_config(config, progress=args.progress)
-    print(f"checkpoint: {checkpoint}")
-    summary = json.loads((checkpoint.parent / METRICS_NAME).read_text())
-    if summary.get("val_rollout_mse") is not None:
-        steps = summary["rollout"]["per_trajectory"][0]["steps"]
-        print(f"validation rollout MSE ({len(summary['val_trajectories'])} trajectories, {steps} steps): "
-              f"{summary['val_rollout_mse']:.4e}")
-    else:
-        print("no validation trajectories, so no rollout MSE (see data.val_fraction)")
-    return 0
-
-
 def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
+    from ..tasks import decide_task
     from ..train import launch, load_run_config, train
-    from ..train.config import is_dynamics_config, read_config_file
-
-    if is_dynamics_config(read_config_file(args.config)):
-        return _run_dynamics(args)
     from ..train.distributed import env_world_size
-    from ..train.evaluate import format_table
 
-    config = load_run_config(args.config)
+    overrides = list(args.overrides)
     if args.out:
-        config["out"] = args.out
+        overrides.append(f"out={args.out}")
     if args.device:
-        config["train"]["device"] = args.device
-    config = load_run_config(config)  # re-validate the overrides
+        overrides.append(f"train.device={args.device}")
+    config = load_run_config(args.config, overrides)
+    task = decide_task(config=config, dataset=config["data"]["root"], source=args.config)
     _setup_logging()
+    if args.nproc < 1:
+        raise ConfigError(f"--nproc must be >= 1, got {args.nproc}")
     if args.nproc > 1:
+        if not task.distributed:
+            raise ConfigError(f"--nproc {args.nproc}: the {task.name} models train in one process")
         if env_world_size() > 1:
             raise ConfigError("--nproc cannot be used inside torchrun (it already starts the processes)")
         launch(_spawned_train, args.nproc, args=(config, args.progress))
-        best = Path(config["out"]).expanduser() / "best.pt"
-        if not best.exists():
-            best = best.with_name("last.pt")
-    elif args.nproc < 1:
-        raise ConfigError(f"--nproc must be >= 1, got {args.nproc}")
+        out = Path(config["out"]).expanduser()
+        result = out / task.best_name
+        if not (task.returns_best and result.exists()):
+            result = out / task.last_name
     else:
-        best = train(config, progress=args.progress)
+        result = train(config, progress=args.progress)
     if env_world_size() > 1 and int(os.environ.get("RANK", "0")) != 0:
         return 0
-    out = Path(config["out"]).expanduser()
-    print(f"best checkpoint: {best}")
-    metrics = out / "metrics.json"
-    if metrics.exists():
-        summary = json.loads(metrics.read_text())
-        if summary.get("best_epoch") is not None and summary.get("best_val_rel_l2") is not None:
-            print(f"best epoch {summary['best_epoch']}: validation relative L2 {summary['best_val_rel_l2']:.4e}")
-    test = out / "test_metrics.json"
-    if test.exists():
-        print(format_table(json.loads(test.read_text())))
+    print(task.report(config, result))
     return 0

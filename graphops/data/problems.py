@@ -40,7 +40,7 @@ int64 boundary lines with ``facet_group`` (F,) int64 codes into
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Sequence, Tuple, Type
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Type
 
 import numpy as np
 
@@ -48,15 +48,19 @@ from ..errors import ConfigError
 from ..mesh import Mesh
 
 
-def parse_families(value: Any, name: str = "cutouts", low: int = 0, high: int = 4) -> List[int]:
+def parse_families(value: Any, name: str = "cutouts", low: int = 0, high: Optional[int] = 4) -> List[int]:
     """Parse ``4``, ``"0,1,2,3"`` or ``[0, 1]`` into a sorted list of distinct ints in ``low..high``.
+
+    The one parser of family lists (``--cutouts``, ``data.train_families``,
+    ``graphops evaluate --families``); ``high=None`` means no upper bound.
 
     Raises
     ------
     ConfigError
         On anything else (empty, non-integers, out of range).
     """
-    bad = ConfigError(f"{name} must be integers in {low}..{high} separated by commas (e.g. 4 or 0,1,2,3), got {value!r}")
+    span = f">= {low}" if high is None else f"in {low}..{high}"
+    bad = ConfigError(f"{name} must be integers {span} separated by commas (e.g. 4 or 0,1,2,3), got {value!r}")
     if isinstance(value, str):
         parts = [p.strip() for p in value.split(",")]
         if not parts or any(not p.lstrip("-").isdigit() for p in parts):
@@ -70,7 +74,7 @@ def parse_families(value: Any, name: str = "cutouts", low: int = 0, high: int = 
         items = [int(v) for v in value]
     else:
         raise bad
-    if not items or any(not low <= v <= high for v in items):
+    if not items or any(v < low or (high is not None and v > high) for v in items):
         raise bad
     return sorted(set(items))
 

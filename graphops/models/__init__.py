@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 
-from .registry import available_models, build_model, default_config, model_class, register_model
+from .registry import available_models, build_model, default_config, model_class, model_task, register_model
 
 # importing the model modules registers them
 from .beno import BENO
@@ -30,6 +30,7 @@ for _module in ("nuno", "giorom"):
 __all__ = [
     "build_model",
     "register_model",
+    "model_task",
     "available_models",
     "default_config",
     "model_class",

@@ -328,6 +328,8 @@ class BENO(nn.Module):
         of :class:`BoundaryCrossAttention` to the attention logits.
     """
 
+    task = "fields"  # what it learns: see graphops.tasks
+
     def __init__(
         self,
         dim: int = 2,

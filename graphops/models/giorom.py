@@ -104,6 +104,8 @@ class ParticleStepper(nn.Module):
         Keep only the nearest this many neighbours of each particle.
     """
 
+    task = "particles"  # what it learns: see graphops.tasks
+
     model_label = "particle stepper"
 
     def __init__(self, dim: int, history: int, radius: float, hidden: int, layers: int, mlp_layers: int,

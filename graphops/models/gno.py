@@ -44,6 +44,8 @@ class GNO(nn.Module):
     out_channels : int
     """
 
+    task = "fields"  # what it learns: see graphops.tasks
+
     def __init__(
         self,
         dim: int = 2,

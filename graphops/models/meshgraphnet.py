@@ -33,6 +33,8 @@ class MeshGraphNet(nn.Module):
         Neighbour aggregation (MeshGraphNet uses sum).
     """
 
+    task = "fields"  # what it learns: see graphops.tasks
+
     def __init__(
         self,
         dim: int = 2,

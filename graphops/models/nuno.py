@@ -333,6 +333,8 @@ class GridOperator(nn.Module):
     :class:`NUNO`) to its setup method.
     """
 
+    task = "fields"  # what it learns: see graphops.tasks
+
     def _setup(
         self,
         name: str,

@@ -5,6 +5,12 @@ constructor takes keyword arguments only (each with a default) holding plain
 JSON values; the registry records them, with the defaults filled in, as
 ``model.config`` so that a checkpoint can rebuild the very same model with
 :func:`build_model`.
+
+Each model class also declares the task it learns as a class attribute,
+``task = "fields"`` (a field on a mesh or point cloud) or ``task = "particles"``
+(particle dynamics); :func:`model_task` reads it and
+:func:`graphops.tasks.decide_task` uses it. A class that declares nothing is a
+``fields`` model.
 """
 from __future__ import annotations
 
@@ -18,6 +24,9 @@ import torch
 from ..errors import ConfigError
 
 _REGISTRY: Dict[str, Type[torch.nn.Module]] = {}
+
+#: The task of a model class that declares none (see :func:`model_task`).
+DEFAULT_TASK = "fields"
 
 M = TypeVar("M", bound=Type[torch.nn.Module])
 
@@ -67,6 +76,8 @@ def register_model(name: str) -> Callable[[M], M]:
 
         cls.__init__ = __init__  # type: ignore[method-assign]
         cls.model_name = name  # type: ignore[attr-defined]
+        if not isinstance(getattr(cls, "task", DEFAULT_TASK), str):
+            raise ValueError(f"{cls.__name__}.task must be a task name such as {DEFAULT_TASK!r}")
         _REGISTRY[name] = cls
         return cls
 
@@ -83,6 +94,17 @@ def model_class(name: str) -> Type[torch.nn.Module]:
     if name not in _REGISTRY:
         raise ConfigError(f"unknown model {name!r}; choose one of: {', '.join(available_models())}")
     return _REGISTRY[name]
+
+
+def model_task(name: str) -> str:
+    """The task model ``name`` learns: its class attribute ``task`` (``"fields"`` when undeclared).
+
+    Raises
+    ------
+    ConfigError
+        Unknown model name (the choices are listed).
+    """
+    return str(getattr(model_class(name), "task", DEFAULT_TASK))
 
 
 def default_config(name: str) -> Dict[str, Any]:

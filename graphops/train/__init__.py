@@ -1,4 +1,4 @@
-"""Training graph neural operators: trainer, losses, metrics, normaliser, checkpoints, DDP.
+"""Training graph neural operators: the one training loop, config schema, losses, metrics, checkpoints, DDP.
 
 The usual entry points::
 
@@ -8,7 +8,7 @@ The usual entry points::
     model, normalizer, meta = load_model(best)     # rebuilt from the checkpoint alone
 """
 from .checkpoint import load_checkpoint, load_model, save_checkpoint
-from .config import load_run_config, validate_run_config
+from .config import apply_overrides, load_run_config, validate_run_config
 from .distributed import DistContext, launch, setup_distributed
 from .evaluate import evaluate, evaluate_model, format_table
 from .losses import get_loss, mse_loss, relative_l2_loss
@@ -24,6 +24,7 @@ __all__ = [
     "format_table",
     "load_run_config",
     "validate_run_config",
+    "apply_overrides",
     "save_checkpoint",
     "load_checkpoint",
     "load_model",

@@ -156,18 +156,6 @@ def _open_dataset(
     return _filter_families(dataset, families)
 
 
-def refuse_dynamics_model(meta: Dict[str, Any], checkpoint: PathLike, command: str) -> None:
-    """Raise :class:`CheckpointError` when a checkpoint holds a particle dynamics model (giorom, gns)."""
-    from .config import DYNAMICS_MODEL_NAMES
-
-    if meta.get("model_name") in DYNAMICS_MODEL_NAMES:
-        raise CheckpointError(
-            f"checkpoint holds a {meta['model_name']!r} particle dynamics model; {command} needs a field model; "
-            "use graphops rollout for particle models",
-            checkpoint,
-        )
-
-
 def evaluate(
     checkpoint: PathLike,
     dataset_root: Union[PathLike, Sequence[Data]],
@@ -216,7 +204,9 @@ def evaluate(
 
     dev = resolve_device(device)
     model, normalizer, meta = load_model(checkpoint, map_location=dev, builder=builder)
-    refuse_dynamics_model(meta, checkpoint, "evaluate")
+    from ..tasks import decide_task
+
+    decide_task(checkpoint=meta, require="fields", command="evaluate", path=checkpoint)
     run_config = meta.get("run_config") or {}
     radius = (run_config.get("data") or {}).get("radius")  # build graphs as in training
     data = _open_dataset(dataset_root, families, radius)
