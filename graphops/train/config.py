@@ -378,7 +378,7 @@ def apply_overrides(raw: Mapping, overrides: Sequence[str], source: Optional[Pat
         dotted, sep, value = str(text).partition("=")
         dotted = dotted.strip()
         if not sep or not dotted:
-            raise ConfigError(f"override {text!r}: expected section.key=value, e.g. train.lr=1e-3")
+            raise ConfigError(f"override {text!r}: expected section.key=value, e.g. train.lr=1e-3", source)
         if dotted == "out":
             result["out"] = value
             continue
@@ -387,43 +387,38 @@ def apply_overrides(raw: Mapping, overrides: Sequence[str], source: Optional[Pat
             keys = schema_keys(section, task)
             if name not in keys:
                 raise ConfigError(f"override {dotted}: unknown key for a {task} run (known {section} keys: "
-                                  f"{', '.join(keys)})")
+                                  f"{', '.join(keys)})", source)
             parsed = keys[name].parse_text(value)
         elif section == "model":
             model_name = (result.get("model") or {}).get("name")
             known = {k: v for k, v in default_config(model_name).items()} if name != "name" else {"name": ""}
             if name not in known:
                 raise ConfigError(f"override {dotted}: unknown key for model {model_name!r} (known: "
-                                  f"{', '.join(k for k in known if k != 'name')})")
-            parsed = _typed_like(known[name], value)
+                                  f"{', '.join(k for k in known if k != 'name')})", source)
+            parsed = _typed_like(known[name], value, dotted, source)
         else:
-            raise ConfigError(f"override {dotted}: unknown section {section!r} (known: data, model, train, out)")
+            raise ConfigError(f"override {dotted}: unknown section {section!r} (known: data, model, train, out)",
+                              source)
         holder = result.get(section)
         result[section] = dict(holder) if isinstance(holder, Mapping) else {}
         result[section][name] = parsed
     return result
 
 
-def _typed_like(default: Any, text: str) -> Any:
+def _typed_like(default: Any, text: str, key: str, source: Optional[PathLike]) -> Any:
     """``text`` as a value of the type of ``default`` (YAML when the default gives no type)."""
     import yaml
 
     if text.strip().lower() in ("null", "none", "~"):
         return None
-    if isinstance(default, bool):
-        return {"true": True, "false": False}.get(text.strip().lower(), text)
-    if isinstance(default, int):
-        try:
-            return int(text)
-        except ValueError:
-            pass
-    if isinstance(default, float):
-        try:
-            return float(text)
-        except ValueError:
-            pass
-    if isinstance(default, str):
-        return text
+    kinds = ((bool, "true or false", lambda t: {"true": True, "false": False}[t.strip().lower()]),
+             (int, "an integer", int), (float, "a number", float), (str, "text", str))
+    for kind, what, parse in kinds:
+        if isinstance(default, kind):
+            try:
+                return parse(text)
+            except (KeyError, ValueError):
+                raise _fail(key, f"must be {what} like its default {default!r}, got {text!r}", source) from None
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError:

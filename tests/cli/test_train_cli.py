@@ -176,6 +176,21 @@ def test_train_bad_config_names_the_key(tmp_path, dataset, capsys):
     assert capsys.readouterr().err.strip() == f"graphops: error: {path}: train.lr: must be > 0, got 0"
 
 
+def test_train_takes_dotted_overrides(tmp_path, dataset, capsys):
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(_config(dataset, tmp_path / "out")))
+    assert main(["train", str(path), "train.lr=0"]) == 2
+    assert capsys.readouterr().err.strip() == f"graphops: error: {path}: train.lr: must be > 0, got 0"
+    assert main(["train", str(path), "train.nope=1"]) == 2
+    err = capsys.readouterr().err
+    assert "train.nope: unknown key for a fields run" in err and "epochs" in err
+    assert main(["train", str(path), "train.epochs=1", "model.hidden=4", "--out", str(tmp_path / "o"),
+                 "--no-progress"]) == 0
+    saved = yaml.safe_load((tmp_path / "o" / "config.yaml").read_text())
+    assert saved["train"]["epochs"] == 1 and saved["model"]["hidden"] == 4 and len(_rows(tmp_path / "o")) == 1
+    assert load_checkpoint(tmp_path / "o" / "last.pt")["model_config"]["hidden"] == 4
+
+
 def test_train_nproc_inside_torchrun_is_refused(tmp_path, dataset, capsys, monkeypatch):
     path = tmp_path / "run.yaml"
     path.write_text(yaml.safe_dump(_config(dataset, tmp_path / "out")))

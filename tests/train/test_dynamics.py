@@ -129,3 +129,16 @@ def test_bad_training_input(tmp_path, trajectories, config, kwargs, kind, match)
         kwargs = {}
     with pytest.raises(kind, match=match):
         train_dynamics(config, trajectories, tmp_path / "x.pt", progress=False, **{"steps": 1, **kwargs})
+
+
+def test_particle_runs_get_the_loops_optimizer_clipping_and_early_stopping(tmp_path, trajectories):
+    ckpt = train_dynamics(GNS_TINY, trajectories, tmp_path / "s.pt", steps=6, checkpoint_every=2, progress=False,
+                          val_trajectories=trajectories[:1], rollout_steps=2, optimizer="sgd", grad_clip=None,
+                          patience=0)
+    payload = load_checkpoint(ckpt)
+    assert payload["run_config"]["train"]["optimizer"] == "sgd" and payload["run_config"]["train"]["grad_clip"] is None
+    assert "momentum_buffer" in str(payload["optimizer_state"]["state"])  # SGD's state, not Adam's
+    assert payload["extra"]["stopped_early"] and payload["extra"]["finished"]  # patience 0: stop at the first round
+    assert payload["epoch"] == 2 and [row["step"] for row in payload["metrics"]["history"]] == [2]
+    with pytest.raises(ConfigError, match="train.optimizer: must be one of adamw, adam, sgd"):
+        train_dynamics(GNS_TINY, trajectories, tmp_path / "x.pt", steps=1, progress=False, optimizer="lbfgs")
