@@ -161,7 +161,7 @@ def run(args: argparse.Namespace) -> None:
 
     frames_png = plot_frames(result.positions, truth, np.asarray(held_out["material"]),
                              np.asarray(held_out["bounds"], dtype=np.float64), frame_dt, out / "frames.png")
-    error_png = plot_error(payload["extra"].get("loss_history", []), mse, frame_dt, out / "error.png")
+    error_png = plot_error(payload["metrics"].get("history", []), mse, frame_dt, out / "error.png")
     print(f"\nwrote {frames_png}\nwrote {error_png}")
     print(f"wrote {len(result.frames)} frames {result.frames[0].name} .. {result.frames[-1].name} and {result.pvd}")
     for path in result.animation:
