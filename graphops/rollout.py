@@ -23,7 +23,7 @@ from typing import Dict, List, Optional, Union
 
 import numpy as np
 
-from .errors import CheckpointError, DataError, GraphopsError, MeshError
+from .errors import DataError, GraphopsError, MeshError
 from .mesh import Mesh
 from .utils.atomic import atomic_path, atomic_write
 

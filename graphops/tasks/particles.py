@@ -29,13 +29,11 @@ are buffers of the model, so the checkpoint loads with ``weights_only=True``.
 from __future__ import annotations
 
 import math
-import os
 import time
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
-from torch import nn
 
 from ..errors import ConfigError, DataError
 from ..models.giorom import GIOROM, ParticleStepper

@@ -373,7 +373,6 @@ def apply_overrides(raw: Mapping, overrides: Sequence[str], source: Optional[Pat
     if not isinstance(raw, Mapping):
         raise ConfigError("a run config must be a mapping", source)
     result = copy.deepcopy(dict(raw))
-    task = task_of_config(result, source)
     for text in overrides:
         dotted, sep, value = str(text).partition("=")
         dotted = dotted.strip()
@@ -384,6 +383,7 @@ def apply_overrides(raw: Mapping, overrides: Sequence[str], source: Optional[Pat
             continue
         section, _, name = dotted.partition(".")
         if section in ("data", "train"):
+            task = task_of_config(result, source)  # after any model.name override before this one
             keys = schema_keys(section, task)
             if name not in keys:
                 raise ConfigError(f"override {dotted}: unknown key for a {task} run (known {section} keys: "
