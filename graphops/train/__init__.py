@@ -3,7 +3,8 @@
 The usual entry points::
 
     from graphops.train import train, evaluate, load_model
-    best = train("run.yaml")                       # OUT/best.pt
+    best = train("run.yaml")                       # OUT/best.pt (the task follows from model.name)
+    best = train("run.yaml", overrides=["train.lr=1e-3", "model.hidden=128"])
     result = evaluate(best, "runs/data/poisson-dirichlet", families=[0, 1])
     model, normalizer, meta = load_model(best)     # rebuilt from the checkpoint alone
 """
