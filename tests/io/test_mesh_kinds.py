@@ -137,3 +137,40 @@ def test_t1_geo_from_gmsh_tutorials():
     lo, hi = mesh.bounding_box()
     np.testing.assert_allclose(hi - lo, [0.1, 0.3])
     assert any(g.dim == 2 for g in mesh.groups.values()) and any(g.dim == 1 for g in mesh.groups.values())
+
+
+# An old-style partitioned MSH 2.0 file numbering its elements from 0, as gmsh's own
+# benchmarks/misc/partitions.msh: gmsh's partition conversion refused it ("All elements are not partitioned").
+OLD_PARTITIONED = """$MeshFormat
+2 0 8
+$EndMeshFormat
+$Nodes
+5
+1 0 0 0
+2 1 0 0
+3 1 1 0
+4 0 1 0
+5 0.5 0.5 0
+$EndNodes
+$Elements
+8
+0 1 3 1 1 1 1 2
+1 1 3 1 2 1 2 3
+2 1 3 1 3 2 3 4
+3 1 3 1 4 2 4 1
+4 2 3 2 5 1 1 2 5
+5 2 3 2 5 1 2 3 5
+6 2 3 2 5 2 3 4 5
+7 2 3 2 5 2 4 1 5
+$EndElements
+"""
+
+
+def test_old_style_partitioned_msh2(tmp_path):
+    path = tmp_path / "partitions.msh"
+    path.write_text(OLD_PARTITIONED)
+    mesh = read_mesh(path)
+    assert mesh.kind == "2D mesh" and len(mesh.cells["triangle"]) == 4 and len(mesh.cells["line"]) == 4
+    p = mesh.points[mesh.cells["triangle"]]
+    a, b = p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]
+    assert 0.5 * np.abs(a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]).sum() == pytest.approx(1.0)
