@@ -6,9 +6,8 @@ C++ exception it does not catch (``std::terminate``, SIGABRT, exit 134). Both
 would take the Python process that called gmsh down with them. Here the work
 happens in a fresh Python interpreter (``python -m graphops.io.isolated``,
 about half a second of start-up); the parent gets the :class:`~graphops.mesh.Mesh`
-back through a pickle in a private temporary folder, and any way the child
-ends without one becomes a one-line :class:`~graphops.errors.MeshError`
-naming the file.
+back as a pickle through a pipe, and any way the child ends without one
+becomes a one-line :class:`~graphops.errors.MeshError` naming the file.
 """
 from __future__ import annotations
 
@@ -17,7 +16,6 @@ import pickle
 import signal
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Dict, Optional
 
@@ -73,6 +71,11 @@ def _describe_exit(returncode: int, stderr: str) -> str:
 def read_in_child(path: str, reader: str, timeout: Optional[float] = None, **options: Any) -> Mesh:
     """Read ``path`` with one of :data:`READERS` in a child Python process.
 
+    The request goes to the child on its stdin and the pickled result comes
+    back on its stdout (the child sends everything gmsh prints to stderr), so
+    nothing is written to disk: a full disk or a file-size limit does not
+    stop the read.
+
     Parameters
     ----------
     path : str
@@ -96,35 +99,29 @@ def read_in_child(path: str, reader: str, timeout: Optional[float] = None, **opt
     """
     if reader not in READERS:
         raise ValueError(f"unknown isolated reader {reader!r}")
-    with tempfile.TemporaryDirectory(prefix="graphops-gmsh-") as tmp:
-        request = Path(tmp) / "request.pkl"
-        result = Path(tmp) / "result.pkl"
-        with open(request, "wb") as handle:
-            pickle.dump({"target": READERS[reader], "path": str(path), "options": options}, handle)
-        try:
-            proc = subprocess.run(
-                [sys.executable, "-m", "graphops.io.isolated", str(request), str(result)],
-                stdin=subprocess.DEVNULL, capture_output=True, env=_child_env(), timeout=timeout,
-            )
-        except subprocess.TimeoutExpired:
-            raise MeshError(f"gmsh took longer than {timeout:g} s on this file and was stopped", path) from None
-        if not result.exists():
-            raise MeshError(_describe_exit(proc.returncode, proc.stderr.decode("utf-8", "replace")), path)
-        with open(result, "rb") as handle:
-            status, payload = pickle.load(handle)
+    request = pickle.dumps({"target": READERS[reader], "path": str(path), "options": options})
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "graphops.io.isolated"],
+            input=request, capture_output=True, env=_child_env(), timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        raise MeshError(f"gmsh took longer than {timeout:g} s on this file and was stopped", path) from None
+    try:
+        status, payload = pickle.loads(proc.stdout)
+    except Exception:  # nothing, or a result cut short: the child did not finish
+        raise MeshError(_describe_exit(proc.returncode, proc.stderr.decode("utf-8", "replace")), path) from None
     if status == "ok":
         return payload
     raise MeshError(payload, path)
 
 
-def _run_request(request_path: str) -> tuple:
+def _run_request(request: dict) -> tuple:
     """The child's work: run the requested reader; a graphops error travels back as its message."""
     import importlib
 
     from ..errors import GraphopsError
 
-    with open(request_path, "rb") as handle:
-        request = pickle.load(handle)
     module_name, func_name = request["target"].split(":")
     func = getattr(importlib.import_module(module_name), func_name)
     try:
@@ -136,14 +133,15 @@ def _run_request(request_path: str) -> tuple:
         return "error", f"gmsh failed on this file ({text[0] if text else type(exc).__name__})"
 
 
-def main(argv: Optional[list] = None) -> int:
-    """Child entry point: ``python -m graphops.io.isolated REQUEST RESULT``."""
-    request_path, result_path = (argv if argv is not None else sys.argv[1:])[:2]
-    outcome = _run_request(request_path)
-    partial = result_path + ".part"
-    with open(partial, "wb") as handle:
-        pickle.dump(outcome, handle, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(partial, result_path)  # the parent sees a complete result or none
+def main() -> int:
+    """Child entry point: ``python -m graphops.io.isolated`` with the pickled request on stdin."""
+    request = pickle.loads(sys.stdin.buffer.read())
+    sys.stdout.flush()
+    result_fd = os.dup(1)
+    os.dup2(2, 1)  # what gmsh and OpenCASCADE print goes to stderr; stdout carries the result only
+    outcome = _run_request(request)
+    with os.fdopen(result_fd, "wb") as out:
+        pickle.dump(outcome, out, protocol=pickle.HIGHEST_PROTOCOL)
     return 0
 
 
