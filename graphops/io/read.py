@@ -148,14 +148,17 @@ def _read_renumbered(path: Path, original: MeshError) -> Mesh:
 
     from .msh2_zero_based import renumbered_copy
 
-    with tempfile.TemporaryDirectory(prefix="graphops-msh-") as tmp:
-        copy = renumbered_copy(path, Path(tmp))
-        if copy is None:
-            raise MeshError(original.problem, path) from None
-        try:
-            mesh = read_gmsh_file(str(copy))
-        except MeshError as exc:
-            raise MeshError(exc.problem, path) from None
+    try:
+        with tempfile.TemporaryDirectory(prefix="graphops-msh-") as tmp:
+            copy = renumbered_copy(path, Path(tmp))
+            if copy is None:
+                raise MeshError(original.problem, path) from None
+            try:
+                mesh = read_gmsh_file(str(copy))
+            except MeshError as exc:
+                raise MeshError(exc.problem, path) from None
+    except OSError as exc:  # no room for the renumbered copy
+        raise MeshError(f"{original.problem}; could not write a renumbered copy ({exc.strerror or exc})", path) from None
     mesh.source = str(path)
     return mesh
 
