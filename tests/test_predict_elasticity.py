@@ -10,7 +10,8 @@ from graphops.cli import main
 from graphops.errors import ConfigError, DataError, MeshError
 from graphops.io import read_mesh
 from graphops.mesh import Mesh
-from graphops.predict import elasticity_sides, predict
+from graphops.data.problems import elasticity_sides
+from graphops.predict import predict
 
 ROOT = Path(__file__).resolve().parents[1]
 
