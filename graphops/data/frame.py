@@ -42,6 +42,10 @@ AXES = "xyz"
 GEOMETRY_DESCRIPTORS = ("num_nodes", "element_size", "boundary_share", "aspect")
 #: Relative slack of a range check (float noise, not a tolerance on the data).
 RANGE_SLACK = 1e-6
+#: Node count, element size and boundary share vary by a few percent between meshes drawn with the same
+#: settings: their ranges are widened by this fraction of the training median before a value counts as outside.
+MESH_STAT_MARGIN = 0.1
+MESH_STATS = ("num_nodes", "element_size", "boundary_share")
 #: Training samples summarised at most (evenly spaced over the training set).
 MAX_SAMPLES = 1000
 FORMAT = 1
@@ -325,7 +329,7 @@ def amplitude_factor(frame: Frame, fields: Mapping[str, np.ndarray], linear_inpu
         if median <= 0:
             continue
         ratios.append(given / median)
-        above |= not _inside(given, -np.inf, float(values.max()))
+        above |= not _inside(given, 0.0, float(values.max()))
     return float(max(ratios)) if above else 1.0
 
 
@@ -387,7 +391,8 @@ def ood_report(frame: Frame, descriptors: Mapping[str, float]) -> OODReport:
     Returns
     -------
     OODReport
-        Checked: node count, element size, boundary share, aspect and the
+        Checked: node count, element size, boundary share (each range
+        widened by :data:`MESH_STAT_MARGIN` of its median), aspect and the
         extents against their per-sample training ranges; the smallest and
         largest value of every field the training data also has (``NAME.min``,
         ``NAME.max``, the output as ``output.*``) against the range of values
@@ -406,8 +411,9 @@ def ood_report(frame: Frame, descriptors: Mapping[str, float]) -> OODReport:
         if span is None:
             continue
         value = float(descriptors[name])
+        margin = MESH_STAT_MARGIN * abs(float(np.median(frame.descriptors[name]))) if name in MESH_STATS else 0.0
         report.entries.append({"quantity": name, "value": value, "low": span[0], "high": span[1],
-                               "inside": _inside(value, *span)})
+                               "inside": _inside(value, span[0] - margin, span[1] + margin)})
     return report
 
 
