@@ -346,11 +346,14 @@ class OODReport:
         Where the training statistics came from (see :attr:`Frame.source`).
     novelty : dict, optional
         The novelty detector's verdict when one was run.
+    descriptors : dict of str to float
+        All descriptors of the framed input (see the module docstring).
     """
 
     entries: List[Dict[str, Any]] = field(default_factory=list)
     frame_source: str = ""
     novelty: Optional[Dict[str, Any]] = None
+    descriptors: Dict[str, float] = field(default_factory=dict)
 
     @property
     def outside(self) -> List[Dict[str, Any]]:
@@ -375,7 +378,7 @@ class OODReport:
 
     def to_dict(self) -> Dict[str, Any]:
         return {"frame_source": self.frame_source, "inside": not self.outside, "warnings": self.warnings,
-                "entries": self.entries, "novelty": self.novelty}
+                "entries": self.entries, "novelty": self.novelty, "descriptors": self.descriptors}
 
 
 def ood_report(frame: Frame, descriptors: Mapping[str, float]) -> OODReport:
@@ -401,7 +404,7 @@ def ood_report(frame: Frame, descriptors: Mapping[str, float]) -> OODReport:
     names = [n for n in GEOMETRY_DESCRIPTORS if n in descriptors]
     names += [f"extent_{a}" for a in AXES if f"extent_{a}" in descriptors]
     names += sorted(k for k in descriptors if k.endswith((".min", ".max")))
-    report = OODReport(frame_source=frame.source)
+    report = OODReport(frame_source=frame.source, descriptors={k: float(v) for k, v in descriptors.items()})
     for name in names:
         span = frame.range_of(name)
         if name.endswith((".min", ".max")):  # a field's values against the values the training data spans
