@@ -14,7 +14,9 @@ def register(sub: "argparse._SubParsersAction") -> None:
         "the training loading (bottom of the bounding box clamped, top pulled); --source/--boundary do not apply.",
     )
     p.add_argument("checkpoint", help="checkpoint written by graphops train (best.pt)")
-    p.add_argument("mesh", help="mesh file (.msh .geo .vtu .inp ...)")
+    p.add_argument("mesh", help="mesh file or CAD part (.msh .geo .vtu .inp .step .iges .brep ...)")
+    p.add_argument("--mesh-size", type=float, default=None, metavar="H",
+                   help="CAD files: largest element size, in the part's units (default: bounding-box diagonal / 50)")
     p.add_argument("--source", default=None, help="Poisson: source term f, formula or point field name (default 0)")
     p.add_argument("--boundary", default=None, help="Poisson: boundary values g (Dirichlet value or Neumann flux), formula or point field name")
     p.add_argument("--input", action="append", default=[], metavar="NAME=SPEC",
@@ -46,10 +48,12 @@ def parse_inputs(items) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..io import read_mesh
     from ..predict import predict
 
+    mesh = args.mesh if args.mesh_size is None else read_mesh(args.mesh, mesh_size=args.mesh_size)
     result = predict(
-        args.checkpoint, args.mesh, source=args.source, boundary=args.boundary, out=args.out,
+        args.checkpoint, mesh, source=args.source, boundary=args.boundary, out=args.out,
         compare_fem=args.compare_fem, png=not args.no_png, device=args.device, inputs=parse_inputs(args.input),
         rescale=not args.no_rescale, strict=args.strict,
     )
