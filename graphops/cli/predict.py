@@ -11,7 +11,10 @@ def register(sub: "argparse._SubParsersAction") -> None:
         description="Predict the solution on a mesh file with a trained model; write a VTU (prediction as point "
         "data) and a PNG. Poisson models: source and boundary values are formulas in x, y, z (e.g. 'sin(pi*x)*y') "
         "or names of point fields of the mesh. elasticity-holes models: the von Mises stress of a 2D mesh under "
-        "the training loading (bottom of the bounding box clamped, top pulled); --source/--boundary do not apply.",
+        "the training loading (bottom of the bounding box clamped, top pulled); --source/--boundary do not apply. "
+        "Formulas are in the mesh's own coordinates and units: the mesh is mapped into the training data's frame "
+        "and the inputs and output transformed by the problem's similarity law (--no-rescale: off). Quantities "
+        "outside the training ranges are printed and written to OUT.ood.json (--strict: an error).",
     )
     p.add_argument("checkpoint", help="checkpoint written by graphops train (best.pt)")
     p.add_argument("mesh", help="mesh file or CAD part (.msh .geo .vtu .inp .step .iges .brep ...)")
@@ -22,7 +25,7 @@ def register(sub: "argparse._SubParsersAction") -> None:
     p.add_argument("--input", action="append", default=[], metavar="NAME=SPEC",
                    help="any input the model's problem takes, by name: a formula, point field name or number "
                    "(repeatable; --source/--boundary are the Poisson inputs)")
-    p.add_argument("-o", "--out", required=True, help="output .vtu (a .png with the same name is written too)")
+    p.add_argument("-o", "--out", required=True, help="output .vtu (a .png and the out-of-distribution report .ood.json with the same name are written too)")
     p.add_argument("--compare-fem", action="store_true", help="also solve with the reference FEM solver; write it and the error")
     p.add_argument("--no-png", action="store_true", help="skip the PNG plot")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
