@@ -121,6 +121,11 @@ def test_strict_refuses_and_writes_nothing(trained, sample, tmp_path, capsys):
     code = main(["predict", str(trained[1]), str(tmp_path / "wide.vtu"), "--input", "boundary=x", "-o", str(out)])
     printed = capsys.readouterr().out
     assert code == 0 and out.exists() and "warning: aspect is 3" in printed and "wrote ood:" in printed
+    assert main(["predict", str(trained[1]), str(tmp_path / "wide.vtu"), "--input", "boundary", "-o", str(out)]) == 2
+    assert "--input must look like NAME=FORMULA" in capsys.readouterr().err
+    assert main(["predict", str(trained[1]), str(tmp_path / "wide.vtu"), "--input", "conductivity=1", "--boundary",
+                 "x", "-o", str(out)]) == 2
+    assert "--conductivity do not apply to a model trained on 'poisson-dirichlet'" in capsys.readouterr().err
 
 
 def test_non_finite_inputs_and_predictions_are_errors_without_files(trained, sample, tmp_path, monkeypatch):
