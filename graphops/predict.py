@@ -246,7 +246,7 @@ def predict(
     if frame is not None:
         descriptors = graph_descriptors(data)
         descriptors.update(field_descriptors("output", framed_prediction))
-        report = ood_report(frame, descriptors)
+        report = ood_report(frame, descriptors, law.linear_inputs if law is not None else ())
         if strict and report.outside:
             raise DataError("the input is outside the training data (--strict): " + "; ".join(report.warnings),
                             mesh.source)

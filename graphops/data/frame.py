@@ -381,7 +381,7 @@ class OODReport:
                 "entries": self.entries, "novelty": self.novelty, "descriptors": self.descriptors}
 
 
-def ood_report(frame: Frame, descriptors: Mapping[str, float]) -> OODReport:
+def ood_report(frame: Frame, descriptors: Mapping[str, float], linear_inputs: Sequence[str] = ()) -> OODReport:
     """Compare a framed input's descriptors with the training ranges.
 
     Parameters
@@ -390,6 +390,10 @@ def ood_report(frame: Frame, descriptors: Mapping[str, float]) -> OODReport:
     descriptors : mapping of str to float
         :func:`graph_descriptors` of the framed input (plus ``output.*`` of the
         prediction).
+    linear_inputs : sequence of str
+        Inputs the problem is jointly linear in: the balance between each pair
+        (``A.absmax/B.absmax``, unchanged by the amplitude scaling of
+        :func:`amplitude_factor`) is checked too.
 
     Returns
     -------
@@ -399,11 +403,23 @@ def ood_report(frame: Frame, descriptors: Mapping[str, float]) -> OODReport:
         extents against their per-sample training ranges; the smallest and
         largest value of every field the training data also has (``NAME.min``,
         ``NAME.max``, the output as ``output.*``) against the range of values
-        the training data spans.
+        the training data spans; the balance of each pair of linear inputs
+        against its per-sample training range.
     """
     names = [n for n in GEOMETRY_DESCRIPTORS if n in descriptors]
     names += [f"extent_{a}" for a in AXES if f"extent_{a}" in descriptors]
     names += sorted(k for k in descriptors if k.endswith((".min", ".max")))
+    descriptors = dict(descriptors)
+    frame_descriptors = dict(frame.descriptors)
+    for i, a in enumerate(linear_inputs):
+        for b in linear_inputs[i + 1:]:
+            keys = (f"{a}.absmax", f"{b}.absmax")
+            if all(k in descriptors and k in frame_descriptors for k in keys):
+                ratio = f"{a}.absmax/{b}.absmax"
+                descriptors[ratio] = descriptors[keys[0]] / max(descriptors[keys[1]], 1e-300)
+                frame_descriptors[ratio] = frame_descriptors[keys[0]] / np.maximum(frame_descriptors[keys[1]], 1e-300)
+                names.append(ratio)
+    frame = Frame(frame.dim, frame.low, frame.high, frame_descriptors, frame.source)
     report = OODReport(frame_source=frame.source, descriptors={k: float(v) for k, v in descriptors.items()})
     for name in names:
         span = frame.range_of(name)

@@ -83,3 +83,16 @@ def test_amplitude_factor_only_shrinks_inputs_above_the_training_magnitudes(hole
     assert amplitude_factor(frame, {"f": np.full(n, 0.01), "g": np.ones(n)}, ("f", "g")) == 1.0
     assert amplitude_factor(frame, {"f": np.full(n, 40.0), "g": np.ones(n)}, ("f", "g")) == pytest.approx(20.0)
     assert amplitude_factor(frame, {"f": np.full(n, 40.0)}, ()) == 1.0
+
+
+def test_ood_report_checks_the_balance_of_linear_inputs(holes_mesh):
+    n = holes_mesh.num_points
+    graphs = [sample_graph(holes_mesh, {"f": np.full(n, v), "g": np.full(n, 2.0)}) for v in (1.0, 2.0, 4.0)]
+    frame = frame_from_graphs(graphs)
+    balanced = graph_descriptors(sample_graph(holes_mesh, {"f": np.full(n, 3.0), "g": np.full(n, 2.0)}))
+    assert not ood_report(frame, balanced, ("f", "g")).outside
+    # the same magnitudes one by one, but f dominates g four times more than in any training sample
+    skewed = graph_descriptors(sample_graph(holes_mesh, {"f": np.full(n, 4.0), "g": np.full(n, 0.25)}))
+    flagged = {e["quantity"] for e in ood_report(frame, skewed, ("f", "g")).outside}
+    assert "f.absmax/g.absmax" in flagged
+    assert "f.absmax/g.absmax" not in {e["quantity"] for e in ood_report(frame, skewed).entries}
