@@ -151,6 +151,14 @@ class FieldsTask(Task):
     def normalizer(self):
         return self._normalizer
 
+    def checkpoint_extra(self) -> Dict[str, Any]:
+        """The training set's geometric frame and field ranges, which ``predict`` maps new meshes into."""
+        if not hasattr(self, "_frame"):
+            from ..data.frame import training_frame
+
+            self._frame = training_frame(self.train_data)
+        return {"frame": self._frame}
+
     def start(self, ctx, per_rank: int, device: torch.device) -> None:
         from torch_geometric.loader import DataLoader
 
