@@ -105,8 +105,10 @@ class MeshDataset(Dataset):
         self.radius = radius
         self.cache_size = max(1, int(cache_size))
         self._cache: "OrderedDict[int, Dict[str, np.ndarray]]" = OrderedDict()
-        n = int(self.manifest["n"])
         self._shard_size = int(self.manifest["shard_size"])
+        # stored sample indices (an import that skipped bad files leaves gaps)
+        self._ids = np.asarray(self.manifest.get("indices", range(int(self.manifest["n"]))), dtype=np.int64)
+        n = len(self._ids)
         all_families = np.asarray(self.manifest["families"], dtype=np.int64)
         if len(all_families) != n:
             raise DataError(f"manifest lists {len(all_families)} families for {n} samples", self.dataset_root / "manifest.json")
@@ -128,7 +130,7 @@ class MeshDataset(Dataset):
         return int(len(self._samples))
 
     def get(self, idx: int) -> Data:
-        sample_id = int(self._samples[idx])
+        sample_id = int(self._ids[self._samples[idx]])
         sample, path = self._sample(sample_id)
         mesh = self._mesh(sample, path)
         fields = {name: sample[name] for name in self.manifest["node_fields"] if name in sample}
@@ -150,8 +152,8 @@ class MeshDataset(Dataset):
         return self._families[self._samples[np.asarray(self.indices(), dtype=np.int64)]]
 
     def sample_ids(self) -> np.ndarray:
-        """Dataset sample index ``(len(self),)`` of each item."""
-        return self._samples[np.asarray(self.indices(), dtype=np.int64)]
+        """Dataset sample index ``(len(self),)`` of each item (the stored ``index``)."""
+        return self._ids[self._samples[np.asarray(self.indices(), dtype=np.int64)]]
 
     def raw_sample(self, i: int) -> Dict[str, np.ndarray]:
         """The stored arrays of item ``i`` (validated, numpy)."""
@@ -179,6 +181,8 @@ class MeshDataset(Dataset):
     def _sample(self, sample_id: int) -> Tuple[Dict[str, np.ndarray], Path]:
         shard, pos = divmod(sample_id, self._shard_size)
         arrays, path = self._shard(shard)
+        if pos >= len(arrays["index"]) or int(arrays["index"][pos]) != sample_id:  # a shard with skipped samples
+            pos = int(np.searchsorted(arrays["index"], sample_id))
         if pos >= len(arrays["index"]) or int(arrays["index"][pos]) != sample_id:
             raise DataError(f"shard does not hold sample {sample_id} where the manifest puts it", path)
         sample = unpack_sample(arrays, pos)
@@ -190,10 +194,15 @@ class MeshDataset(Dataset):
     def _mesh(self, sample: Dict[str, np.ndarray], path: Path) -> Mesh:
         points = np.asarray(sample["points"], dtype=np.float64)
         cells = np.asarray(sample["cells"], dtype=np.int64)
-        ctype = {(2, 3): "triangle", (3, 4): "tetra"}.get((points.shape[1], cells.shape[1]))
-        if ctype is None:
-            raise DataError(f"sample has cells of {cells.shape[1]} nodes in {points.shape[1]}D", path)
-        cell_blocks = {ctype: cells}
+        if "cell_type" in sample:  # imported: one padded block of any volume cell types
+            from .imported import cells_from_block
+
+            cell_blocks = cells_from_block(cells, sample["cell_type"])
+        else:
+            ctype = {(2, 3): "triangle", (3, 4): "tetra"}.get((points.shape[1], cells.shape[1]))
+            if ctype is None:
+                raise DataError(f"sample has cells of {cells.shape[1]} nodes in {points.shape[1]}D", path)
+            cell_blocks = {ctype: cells}
         groups: Dict[str, PhysicalGroup] = {}
         facets, codes = sample.get("facets"), sample.get("facet_group")
         if facets is not None and len(facets):
