@@ -252,6 +252,13 @@ def predict(
     model, normalizer, meta = load_model(ckpt, map_location=device)
     refuse_dynamics_model(meta, ckpt, "predict")
     info = problem_of(meta, ckpt)
+    if info["problem"] == "imported":  # fields named by the user's files (graphops.data.imported_predict)
+        from .data.imported_predict import predict_imported
+
+        if source is not None or boundary is not None:
+            raise ConfigError("--source/--boundary do not apply to a model trained on imported files: the mesh "
+                              "must carry the input fields it was trained with, under the same names")
+        return predict_imported(ckpt, model, normalizer, meta, info, mesh, out, png, device)
     if info["problem"] in FIXED_LOADING:
         return _predict_elasticity(
             ckpt, model, normalizer, meta, info, mesh, source, boundary, out, compare_fem, png, device

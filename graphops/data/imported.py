@@ -254,3 +254,112 @@ def describe_fields(spec: ImportSpec, reference: Mapping[str, Any]) -> Dict[str,
 def sample_problem(exc: GraphopsError) -> str:
     """The one-line problem of an import error, without the file (the caller names it)."""
     return exc.problem.splitlines()[0] if exc.problem else type(exc).__name__
+
+
+def model_config_for(model: Mapping[str, Any], manifest: Mapping[str, Any]) -> Dict[str, Any]:
+    """A model section with the channel counts an imported dataset implies filled in.
+
+    Keys the user set are kept; the others among ``dim``, ``in_channels``,
+    ``boundary_channels``, ``out_channels`` (and, for the grid models NU-FNO
+    and the global FNO, ``in_fields`` = ``f``, ``g``, ``bc_dirichlet`` with
+    their total width as ``in_channels``) come from the manifest's
+    ``channels``. Other datasets' model sections are returned unchanged.
+
+    Parameters
+    ----------
+    model : mapping
+        The run config's ``model`` section (``name`` and options).
+    manifest : mapping
+        The dataset manifest.
+
+    Returns
+    -------
+    dict
+    """
+    from ..models.registry import default_config
+
+    out = dict(model)
+    channels = manifest.get("channels") if manifest.get("problem") == IMPORTED_PROBLEM else None
+    if not isinstance(channels, Mapping) or not isinstance(out.get("name"), str):
+        return out
+    accepted = default_config(out["name"])
+    values = dict(channels)
+    if "in_fields" in accepted:  # grid models read named node fields
+        values.pop("in_channels")
+        if "in_fields" not in out:
+            out["in_fields"] = list(NODE_SLOTS)
+            values["in_channels"] = channels["in_channels"] + channels["boundary_channels"] + 1
+    for key, value in values.items():
+        if key in accepted and key not in out:
+            out[key] = int(value)
+    return out
+
+
+def checkpoint_info(manifest: Mapping[str, Any]) -> Dict[str, Any]:
+    """What a checkpoint keeps of an imported dataset's manifest so ``predict`` can rebuild its inputs
+    and name its outputs without the dataset (empty for other datasets)."""
+    if manifest.get("problem") != IMPORTED_PROBLEM:
+        return {}
+    keys = ("inputs", "targets", "scalars", "boundary", "channels", "layout")
+    return {"imported": {"spec": manifest["config"]["spec"], **{k: manifest.get(k) for k in keys}}}
+
+
+class ImportedProblem:
+    """The problem of an imported dataset: which named fields of a mesh are the model's inputs, and
+    how its output becomes the named targets.
+
+    Parameters
+    ----------
+    info : mapping
+        :func:`checkpoint_info` ``["imported"]`` (spec, inputs, targets, layout).
+    """
+
+    name = IMPORTED_PROBLEM
+
+    def __init__(self, info: Mapping[str, Any]) -> None:
+        from .import_spec import parse_spec
+
+        self.info = dict(info)
+        raw = dict(info["spec"])
+        raw.pop("scalars_csv", None)  # prediction takes scalars from the mesh's field data or the caller
+        self.spec = parse_spec(raw)
+        self.targets = list(info["targets"])
+        self.reference = dict(info["layout"])
+
+    @property
+    def input_names(self) -> List[str]:
+        """Point fields a new mesh must carry."""
+        return self.spec.input_fields
+
+    def loading(self, mesh: Mesh, scalars: Optional[Mapping[str, float]] = None) -> Dict[str, np.ndarray]:
+        """The model inputs ``f``, ``g``, ``bc_dirichlet`` of a mesh carrying the named input fields.
+
+        Raises
+        ------
+        DataError
+            A named input field is missing or has other components than in training, a
+            scalar is missing, or the mesh has another dimension.
+        """
+        scalars = dict(scalars or {})
+        missing = [n for n in self.spec.scalars if n not in scalars]
+        if missing:
+            raise DataError(f"the model was trained with per-sample scalar(s) {', '.join(missing)}: give their "
+                            "values (field data of the file, or scalars={...})", mesh.source)
+        reference = dict(self.reference, components={k: v for k, v in self.reference["components"].items()
+                                                     if k in self.input_names})
+        arrays = sample_arrays(mesh, self.spec, scalars, reference, with_targets=False)
+        return {k: arrays[k] for k in NODE_SLOTS}
+
+    def named_outputs(self, y: np.ndarray) -> Dict[str, np.ndarray]:
+        """Model output ``(N, C_out)`` -> the targets under their names; 2-component vectors padded to 3."""
+        return {name: as_vtk_vector(v) for name, v in split_targets(y, self.targets).items()}
+
+    def given_targets(self, mesh: Mesh) -> Dict[str, np.ndarray]:
+        """The targets the mesh itself carries (e.g. the other solver's solution), for comparison."""
+        out = {}
+        for entry in self.targets:
+            if entry["name"] in mesh.point_data:
+                value = point_field(mesh, entry["name"])
+                if value.shape[1] == entry["components"]:
+                    out[entry["name"]] = value[:, 0] if value.shape[1] == 1 else value
+        return out

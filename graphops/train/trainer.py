@@ -157,10 +157,13 @@ class Trainer:
         :class:`graphops.data.MeshDataset`), ``target`` and the graph ``radius``.
         """
         manifest = self._manifest or getattr(self.train_data, "manifest", None) or {}
+        from ..data.imported import checkpoint_info
+
         return {
             "problem": manifest.get("problem"),
             "target": manifest.get("target"),
             "radius": self.config["data"].get("radius"),
+            **checkpoint_info(manifest),
         }
 
     # ------------------------------------------------------------------ paths
@@ -177,7 +180,9 @@ class Trainer:
         builder = self._builder
         if builder is None:
             from ..models import build_model as builder
-        model = builder(dict(self.config["model"]))
+        from ..data.imported import model_config_for
+
+        model = builder(model_config_for(self.config["model"], self._manifest or getattr(self.train_data, "manifest", None) or {}))
         model_config_of(model)  # must carry its config
         return model
 
