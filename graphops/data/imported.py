@@ -18,7 +18,7 @@ The *layout* (spatial dimension and the components of every named field, taken
 from the first file) is stored in the manifest; every other file must match
 it, and a predicted ``y`` is split back into the named targets with it.
 Volume cells of any linear type are stored in one padded block: ``cells``
-``(M, W)`` (``W`` = 4 in 2D, 8 in 3D, -1 padding) with ``cell_type`` ``(M,)``
+``(M, W)`` int32 (``W`` = 4 in 2D, 8 in 3D, -1 padding) with ``cell_type`` ``(M,)``
 codes into :data:`CELL_TYPES`.
 """
 from __future__ import annotations
@@ -76,7 +76,7 @@ def volume_block(mesh: Mesh) -> Tuple[np.ndarray, np.ndarray]:
 
     Returns
     -------
-    cells : ndarray, shape (M, W), int64
+    cells : ndarray, shape (M, W), int32
         Corner nodes, -1 padding (``W`` from :data:`CELL_WIDTH`).
     cell_type : ndarray, shape (M,), int8
         Index into :data:`CELL_TYPES`.
@@ -96,7 +96,9 @@ def volume_block(mesh: Mesh) -> Tuple[np.ndarray, np.ndarray]:
     width = CELL_WIDTH[d]
     cells, codes = [], []
     for t, c in blocks.items():
-        padded = np.full((len(c), width), -1, dtype=np.int64)
+        if mesh.num_points >= 2**31:
+            raise MeshError(f"has {mesh.num_points} nodes; imported meshes are limited to 2^31 - 1", mesh.source)
+        padded = np.full((len(c), width), -1, dtype=np.int32)
         padded[:, : c.shape[1]] = c
         cells.append(padded)
         codes.append(np.full(len(c), CELL_TYPES.index(t), dtype=np.int8))
@@ -174,7 +176,7 @@ def sample_arrays(mesh: Mesh, spec: ImportSpec, scalars: Mapping[str, float],
     Returns
     -------
     dict
-        ``points`` (N, d) float64, ``cells`` (M, W) int64, ``cell_type`` (M,)
+        ``points`` (N, d) float64, ``cells`` (M, W) int32, ``cell_type`` (M,)
         int8, ``f`` (N, C_in), ``g`` (N, C_g), ``y`` (N, C_out) float32,
         ``bc_dirichlet`` (N,) bool, ``scalars`` (K,) float64, ``family`` int64.
     """
