@@ -61,8 +61,8 @@ MODELS = {
     "fno_global": {"name": "fno_global", "grid_shape": 32, "n_modes": 8, "hidden": 24},
 }
 CASES = {
-    "heat2d": {"kind": "heat", "spec": example.HEAT_SPEC, "target": "T", "maxh": 0.05, "n": 120},
-    "elastic3d": {"kind": "elastic", "spec": example.ELASTIC_SPEC, "target": "displacement", "maxh": 0.25, "n": 48},
+    "heat2d": {"kind": "heat", "spec": example.HEAT_SPEC, "target": "T", "maxh": 0.05, "n": 64},
+    "elastic3d": {"kind": "elastic", "spec": example.ELASTIC_SPEC, "target": "displacement", "maxh": 0.25, "n": 24},
 }
 GRID_3D = {"nuno": {"grid_shape": 8, "n_modes": 4}, "fno_global": {"grid_shape": 16, "n_modes": 6}}
 
@@ -250,7 +250,7 @@ def write(acc: List[Dict], speed: List[Dict], args) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="a few files and 2 epochs (checks the script)")
-    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--epochs", type=int, default=15)
     ap.add_argument("--work", type=Path, default=Path("/tmp/graphops-bench-import"), help="scratch folder")
     ap.add_argument("--only", choices=("accuracy", "speed"), default=None)
     args = ap.parse_args(argv)
