@@ -227,12 +227,19 @@ def train_and_check(name: str, files: Path, spec: dict, new_shape: Path, target:
     }
     best = train(run, progress=False)
     test = json.loads((out / f"{name}_run" / "test_metrics.json").read_text())
-    predict(best, new_shape, out=out / f"{name}_prediction.vtu")
+    result = predict(best, new_shape, out=out / f"{name}_prediction.vtu", compare_fem=True)
     # the comparison, from the files: graphops' prediction (written under NGSolve's name) vs NGSolve's solution
     truth = np.asarray(meshio.read(new_shape).point_data[target])
     guess = np.asarray(meshio.read(out / f"{name}_prediction.vtu").point_data[target])
     guess = guess[:, : truth.shape[1]] if truth.ndim == 2 else guess
     rel = float(np.linalg.norm(guess - truth) / np.linalg.norm(truth))
+    if truth.ndim == 1 and result.mesh.geometric_dim == 2:
+        from graphops.viz.fields import plot_fields
+
+        plot_fields(result.mesh, {f"{target} (graphops)": guess, f"{target} (NGSolve)": truth,
+                                  "graphops - NGSolve": guess - truth}, out / f"{name}_prediction.png",
+                    f"{size['model']['name']} on a new shape (relative L2 {rel:.3f})",
+                    shared_scale=(f"{target} (graphops)", f"{target} (NGSolve)"))
     return {"test_rel_l2": float(test["overall"]["rel_l2"]), "test_samples": int(test["overall"]["samples"]),
             "new_shape_rel_l2_vs_ngsolve": rel}
 

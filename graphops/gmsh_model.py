@@ -13,7 +13,7 @@ import numpy as np
 
 from .cells import CELL_DIM
 from .errors import MeshError
-from .mesh import Mesh, PhysicalGroup
+from .mesh import Mesh, PhysicalGroup, planar_points
 
 _LOCK = threading.RLock()
 
@@ -67,8 +67,9 @@ def _element_type_name(gmsh, etype: int) -> tuple:
 def mesh_from_gmsh_model(source: Optional[str] = None) -> Mesh:
     """Convert the current gmsh model's mesh into a :class:`Mesh`.
 
-    Cells are the elements of every top-dimension entity, plus the lower-
-    dimensional elements that belong to a physical group. Higher-order
+    Cells are the elements of every top-dimension entity (ghost cells of a
+    partitioned mesh left out), plus the lower-dimensional elements that
+    belong to a physical group. Higher-order
     elements are reduced to their corner nodes and unused nodes dropped. The
     geometric dimension is 2 when every node has ``z == 0`` and the mesh is
     at most 2D.
@@ -112,7 +113,7 @@ def mesh_from_gmsh_model(source: Optional[str] = None) -> Mesh:
 
     blocks: Dict[str, List[np.ndarray]] = {}
     for d, t in entities:
-        if d == top:
+        if d == top and not gmsh.model.getType(d, t).startswith("Ghost"):  # ghost cells of a partitioned mesh repeat cells
             for ctype, arrs in elements_of(d, t).items():
                 blocks.setdefault(ctype, []).extend(arrs)
 
@@ -135,8 +136,7 @@ def mesh_from_gmsh_model(source: Optional[str] = None) -> Mesh:
         if CELL_DIM[ctype] < top:
             conn = np.unique(np.sort(conn, axis=1), axis=0) if ctype == "vertex" else _unique_rows(conn)
         cells[ctype] = conn
-    if top <= 2 and np.all(points[:, 2] == 0.0):
-        points = points[:, :2]
+    points = planar_points(points, top)
     point_data = _node_views(gmsh, index, len(points), source)
     return Mesh(points, cells, point_data, groups=groups, source=source).remove_unused_points()
 
@@ -145,6 +145,8 @@ def _node_views(gmsh, index: np.ndarray, num_nodes: int, source: Optional[str]) 
     """Node-data post-processing views (``$NodeData`` of a .msh file) as point fields."""
     fields: Dict[str, np.ndarray] = {}
     for i, vtag in enumerate(gmsh.view.getTags()):
+        if _is_list_view(gmsh, vtag):
+            continue  # text annotations and parsed (.pos-style) views carry no node data
         try:
             dtype, tags, data, _, ncomp = gmsh.view.getModelData(vtag, 0)
         except Exception:
@@ -156,6 +158,20 @@ def _node_views(gmsh, index: np.ndarray, num_nodes: int, source: Optional[str]) 
         values[index[np.asarray(tags, dtype=np.int64)]] = np.asarray(data, dtype=np.float64).reshape(len(tags), -1)
         fields[name] = values[:, 0] if ncomp == 1 else values
     return fields
+
+
+def _is_list_view(gmsh, vtag: int) -> bool:
+    """True for a list-based view (``View "..." {...}`` in a .geo, text annotations).
+
+    ``gmsh.view.getModelData`` on such a view throws a C++ exception gmsh does
+    not catch (the process aborts), while ``getListData`` on a model-based view
+    raises a Python exception: so ask for list data first.
+    """
+    try:
+        gmsh.view.getListData(vtag)
+    except Exception:
+        return False
+    return True
 
 
 def elements_of_count(gmsh, dim: int, tag: int) -> int:
@@ -184,11 +200,10 @@ def read_gmsh_file(path: str, dim: Optional[int] = None) -> Mesh:
         _check_msh_header(path)
     with gmsh_session() as gmsh:
         gmsh.clear()
-        errors = _open_collecting_errors(gmsh, str(path))
+        errors = open_collecting_errors(gmsh, str(path))
         if errors:
             gmsh.clear()
-            shown = "".join(ch if ch.isprintable() else "?" for ch in errors[0])[:200]  # binary input echoed
-            raise MeshError(f"gmsh cannot read this file ({shown})", path)
+            raise MeshError(f"gmsh cannot read this file ({printable(errors[0])})", path)
         try:
             if str(path).lower().endswith(".geo"):
                 top = max((d for d, _ in gmsh.model.getEntities()), default=-1)
@@ -199,7 +214,7 @@ def read_gmsh_file(path: str, dim: Optional[int] = None) -> Mesh:
         except MeshError:
             raise
         except Exception as exc:
-            raise MeshError(f"gmsh failed on this file ({_first_line(exc)})", path) from None
+            raise MeshError(f"gmsh failed on this file ({first_line(exc)})", path) from None
         finally:
             gmsh.clear()
 
@@ -220,7 +235,7 @@ def _check_msh_header(path: str) -> None:
         raise MeshError("not a gmsh mesh: a .msh file must start with $MeshFormat", path)
 
 
-def _open_collecting_errors(gmsh, path: str) -> list:
+def open_collecting_errors(gmsh, path: str) -> list:
     """``gmsh.open(path)``, returning gmsh's error messages instead of raising at the first one.
 
     With the default ``General.AbortOnError`` the .geo parser throws mid-file and
@@ -230,12 +245,16 @@ def _open_collecting_errors(gmsh, path: str) -> list:
     """
     previous = gmsh.option.getNumber("General.AbortOnError")
     gmsh.option.setNumber("General.AbortOnError", 0)
+    # Partitions do not matter here: read an old-style partitioned MSH2 file as it is instead of
+    # rebuilding partition entities (which fails with "All elements are not partitioned").
+    convert = gmsh.option.getNumber("Mesh.PartitionConvertMsh2")
+    gmsh.option.setNumber("Mesh.PartitionConvertMsh2", 0)
     gmsh.logger.start()
     try:
         try:
             gmsh.open(path)
         except Exception as exc:  # gmsh raises a bare Exception with its own log line
-            return [_first_line(exc)]
+            return [first_line(exc)]
         try:
             lines = gmsh.logger.get()
         except UnicodeDecodeError:  # gmsh echoes undecodable bytes of a binary file in its message
@@ -244,8 +263,15 @@ def _open_collecting_errors(gmsh, path: str) -> list:
     finally:
         gmsh.logger.stop()
         gmsh.option.setNumber("General.AbortOnError", previous)
+        gmsh.option.setNumber("Mesh.PartitionConvertMsh2", convert)
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (gmsh's log line), or its type name."""
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
+
+
+def printable(text: str, limit: int = 200) -> str:
+    """``text`` with unprintable characters (binary input gmsh echoes) replaced by ``?``, cut to ``limit``."""
+    return "".join(ch if ch.isprintable() else "?" for ch in text)[:limit]

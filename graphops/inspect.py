@@ -22,7 +22,7 @@ def mesh_summary(mesh: Mesh) -> Dict[str, Any]:
         "file": mesh.source,
         "points": mesh.num_points,
         "dimension": mesh.dim,
-        "kind": "point cloud" if mesh.is_point_cloud else "mesh",
+        "kind": mesh.kind,
         "cells": {t: int(len(c)) for t, c in mesh.iter_cells()},
         "bounding_box": {"min": lo.tolist(), "max": hi.tolist()},
         "physical_groups": {n: {"dim": g.dim, "tag": g.tag, "cells": int(sum(len(c) for c in g.cells.values()))} for n, g in mesh.groups.items()},
@@ -38,7 +38,7 @@ def mesh_summary(mesh: Mesh) -> Dict[str, Any]:
 def format_summary(info: Dict[str, Any]) -> str:
     """Human-readable text of :func:`mesh_summary`."""
     fmt = lambda v: "[" + ", ".join(f"{x:.6g}" for x in v) + "]"  # noqa: E731
-    lines = [f"file:        {info['file']}", f"kind:        {info['kind']} ({info['dimension']}D)", f"points:      {info['points']}"]
+    lines = [f"file:        {info['file']}", f"kind:        {info['kind']}", f"points:      {info['points']}"]
     if info["cells"]:
         lines.append("cells:       " + ", ".join(f"{t} {n}" for t, n in info["cells"].items()))
     if "boundary" in info:

@@ -42,6 +42,38 @@ class PhysicalGroup:
         return np.unique(np.concatenate([c.ravel() for c in self.cells.values()]))
 
 
+#: Relative tolerance under which z coordinates count as zero: ``max |z| <= PLANAR_RTOL * extent``,
+#: with ``extent`` the largest side of the bounding box (files written in single precision or
+#: through a rotation carry z ~ 1e-18 instead of exactly 0).
+PLANAR_RTOL = 1e-10
+
+
+def planar_points(points: np.ndarray, top_dim: int) -> np.ndarray:
+    """Drop the z column of a mesh of dimension <= 2 whose z coordinates are numerically zero.
+
+    Parameters
+    ----------
+    points : ndarray, shape (N, 3)
+    top_dim : int
+        Largest topological dimension of the mesh's cells.
+
+    Returns
+    -------
+    ndarray, shape (N, 2) or (N, 3)
+        ``points[:, :2]`` when ``max |z| <= PLANAR_RTOL * extent`` (see :data:`PLANAR_RTOL`),
+        ``points`` otherwise (3D meshes and surfaces that leave the plane z = 0).
+    """
+    if points.ndim != 2 or points.shape[1] != 3 or top_dim > 2 or len(points) == 0:
+        return points
+    z = np.abs(points[:, 2])
+    extent = float(np.max(np.ptp(points, axis=0))) if len(points) > 1 else 0.0
+    if not np.all(np.isfinite(z)):
+        return points
+    if z.max() == 0.0 or (extent > 0.0 and z.max() <= PLANAR_RTOL * extent):
+        return np.ascontiguousarray(points[:, :2])
+    return points
+
+
 def _connectivity(cells) -> np.ndarray:
     """Cell connectivity as an int64 ``(M, k)`` array (an empty block keeps its width)."""
     arr = np.asarray(cells, dtype=np.int64)
@@ -110,6 +142,17 @@ class Mesh:
         """
         dims = [CELL_DIM.get(t, 0) for t, c in self.cells.items() if len(c)]
         return max(dims) if dims else self.geometric_dim
+
+    @property
+    def kind(self) -> str:
+        """What the mesh is, in words: ``"2D mesh"``, ``"3D mesh"``, ``"surface mesh in 3D"``,
+        ``"curve mesh in 2D"``/``"... in 3D"`` or ``"2D point cloud"``/``"3D point cloud"`` (used in messages)."""
+        if self.is_point_cloud:
+            return f"{self.geometric_dim}D point cloud"
+        if self.dim == self.geometric_dim:
+            return f"{self.dim}D mesh"
+        name = {1: "curve", 2: "surface"}.get(self.dim, f"{self.dim}D")
+        return f"{name} mesh in {self.geometric_dim}D"
 
     def volume_cells(self) -> Dict[str, np.ndarray]:
         """Cell blocks of the mesh's own dimension (triangles/quads in 2D, solids in 3D)."""

@@ -1,16 +1,31 @@
 """Predict a field on a user's own mesh with a trained checkpoint (``graphops predict``).
 
 The checkpoint alone rebuilds the model (its stored config), the normaliser and
-the problem it was trained on; the mesh file gives the geometry. For the
-Poisson problems the source term and boundary values come as formulas in
-``x, y, z`` or as point data of the mesh. For ``elasticity-holes`` the loading
-is the training one, fixed: the bottom side of the mesh's bounding box is
-clamped and the top side pulled by the training traction (see
-:func:`elasticity_sides`). The result is written as a VTU (prediction as point
-data) and a PNG, with the FEM reference and the error field when asked.
+the problem it was trained on; the mesh file gives the geometry. ``predict``
+holds no physics: the problem (:mod:`graphops.data.problems`, prediction
+protocol) turns the mesh and the user's inputs into the model's node fields,
+names the outputs and solves the reference problem, and its similarity law
+(:mod:`graphops.data.similarity`) says how fields change with the length scale.
+
+Steps
+-----
+1. The problem's node fields are built on the mesh in the user's own
+   coordinates and units (formulas are evaluated there).
+2. Unless ``rescale=False``, the mesh is mapped into the training data's frame
+   (:mod:`graphops.data.frame`: bounding-box centre onto the frame's centre,
+   longest side onto its characteristic length) and the fields are transformed
+   by the similarity law; inputs of a problem that is linear in them are
+   brought into the training magnitudes by one factor.
+3. The model predicts in the frame; the prediction is mapped back by the
+   inverse law.
+4. The framed input is compared with the training data's statistics (the
+   out-of-distribution report, written beside the VTU as ``NAME.ood.json``);
+   ``strict=True`` makes a quantity outside its training range an error.
+   Non-finite inputs or predictions are always errors, never files.
 """
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -20,19 +35,11 @@ from typing import Any, Dict, List, Mapping, Optional, Union
 import numpy as np
 import torch
 
-from .boundary import boundary_nodes
-from .errors import CheckpointError, ConfigError, DataError, GraphopsError
-from .expressions import evaluate_expression
-from .mesh import Mesh, PhysicalGroup
+from .errors import CheckpointError, DataError, GraphopsError
+from .mesh import Mesh
 
 PathLike = Union[str, "os.PathLike[str]"]
-
-#: Problems ``predict`` knows how to set up, and their boundary condition kind.
-BOUNDARY_KIND = {"poisson-dirichlet": "dirichlet", "poisson-neumann": "neumann"}
-
-#: Problems whose loading is fixed by the problem (no --source/--boundary), and
-#: the box their training geometries fill (min corner, max corner).
-FIXED_LOADING = {"elasticity-holes": ((0.0, 0.0), (1.0, 1.0))}
+InputSpec = Union[None, str, float, np.ndarray]
 
 
 @dataclass
@@ -42,9 +49,11 @@ class Prediction:
     Attributes
     ----------
     mesh : Mesh
-        The input mesh with point data ``prediction``, ``f``, ``g`` (and
-        ``fem``, ``error`` when compared).
-    prediction : ndarray, shape (N,)
+        The input mesh (user coordinates) with point data: the model's input
+        fields (``f``, ``g``...), the named outputs (``prediction`` for the
+        built-in problems) and, when compared, ``fem`` and ``error``.
+    prediction : ndarray, shape (N,) or (N, C)
+        The model output in the user's units (one column is returned as (N,)).
     seconds : float
         Model inference time (graph building excluded).
     fem_seconds : float or None
@@ -52,10 +61,15 @@ class Prediction:
     relative_l2 : float or None
         ``||pred - fem|| / ||fem||`` over the nodes, when compared.
     files : dict of str to Path
-        ``vtu`` and ``png`` outputs.
+        ``vtu``, ``png`` and ``ood`` (the JSON report) outputs.
     notes : list of str
-        What the user should know about the set-up (the loading applied to an
-        elasticity mesh, a geometry outside the training box).
+        What the user should know about the set-up (the loading applied, the
+        map into the training frame, the similarity law used).
+    report : OODReport or None
+        The out-of-distribution report (None when the checkpoint's training
+        frame is unknown).
+    scale : float
+        The length ratio ``s`` of the map into the training frame (1 without rescaling).
     """
 
     mesh: Mesh
@@ -65,57 +79,8 @@ class Prediction:
     relative_l2: Optional[float] = None
     files: Dict[str, Path] = field(default_factory=dict)
     notes: List[str] = field(default_factory=list)
-
-
-def _field(spec: Union[None, str, float, np.ndarray], mesh: Mesh, name: str, default: float) -> np.ndarray:
-    """A node field from a formula, the name of a point field of the mesh, a number or an array."""
-    if spec is None:
-        return np.full(mesh.num_points, float(default))
-    if isinstance(spec, str):
-        if spec in mesh.point_data:
-            values = np.asarray(mesh.point_data[spec], dtype=np.float64)
-            if values.ndim != 1:
-                raise DataError(f"point field {spec!r} for the {name} must be scalar, it has shape {values.shape}", mesh.source)
-        else:
-            values = evaluate_expression(spec, mesh.points, name)
-    else:
-        values = np.broadcast_to(np.asarray(spec, dtype=np.float64), (mesh.num_points,)).copy()
-    if not np.isfinite(values).all():
-        raise DataError(f"the {name} has NaN or infinite values (first at node {int(np.flatnonzero(~np.isfinite(values))[0])})", mesh.source)
-    return values
-
-
-def neumann_shift(mesh: Mesh, f: np.ndarray, g: np.ndarray) -> float:
-    """The constant to subtract from ``f`` so that ``int f dx + oint g ds = 0``.
-
-    Integrals of the P1 interpolants, exact: each simplex (facet) contributes its
-    measure times the mean of its node values.
-
-    Parameters
-    ----------
-    mesh : Mesh
-        Triangle or tetrahedron mesh.
-    f, g : ndarray, shape (N,)
-        Source and boundary flux at the nodes.
-    """
-    from math import factorial
-
-    from .boundary import boundary_facets
-
-    def measures(points: np.ndarray, simplices: np.ndarray) -> np.ndarray:
-        edges = points[simplices[:, 1:]] - points[simplices[:, :1]]  # (S, k, d)
-        gram = np.einsum("skd,sld->skl", edges, edges)
-        return np.sqrt(np.clip(np.linalg.det(gram), 0, None)) / factorial(edges.shape[1])
-
-    volume = {t: c for t, c in mesh.volume_cells().items() if t in ("triangle", "tetra")}
-    if len(volume) != len(mesh.volume_cells()):
-        raise DataError("Neumann problems need a triangle or tetrahedron mesh", mesh.source)
-    cells = next(iter(volume.values()))
-    vol = measures(mesh.points, cells)
-    total = float(vol.sum())
-    integral_f = float((vol * f[cells].mean(axis=1)).sum())
-    integral_g = sum(float((measures(mesh.points, fc) * g[fc].mean(axis=1)).sum()) for fc in boundary_facets(mesh).values())
-    return (integral_f + integral_g) / total
+    report: Any = None
+    scale: float = 1.0
 
 
 def problem_of(meta: Mapping[str, Any], path: PathLike) -> Dict[str, Any]:
@@ -124,52 +89,6 @@ def problem_of(meta: Mapping[str, Any], path: PathLike) -> Dict[str, Any]:
     if not info.get("problem"):
         raise CheckpointError("the checkpoint does not record which problem it was trained on", path)
     return dict(info)
-
-
-def elasticity_sides(mesh: Mesh, rel_tol: float = 1e-6) -> Mesh:
-    """The mesh with line groups ``bottom`` and ``top``: its boundary edges on the bounding box's lowest and highest y.
-
-    These are the sides the ``elasticity-holes`` problem clamps and pulls (in
-    training, the bottom and top sides of the unit cell). Groups of these names
-    already in the mesh are replaced.
-
-    Parameters
-    ----------
-    mesh : Mesh
-        2D mesh with surface cells.
-    rel_tol : float
-        A node is on a side when its y is within ``rel_tol`` times the bounding
-        box diagonal of the side's y.
-
-    Returns
-    -------
-    Mesh
-        A shallow copy with the two groups added.
-
-    Raises
-    ------
-    MeshError
-        No boundary edge lies on the bottom or on the top of the bounding box.
-    """
-    from .boundary import boundary_facets
-    from .errors import MeshError
-
-    lo, hi = mesh.bounding_box()
-    tol = rel_tol * float(np.linalg.norm(hi - lo))
-    lines = boundary_facets(mesh).get("line", np.zeros((0, 2), dtype=np.int64))
-    y = mesh.points[:, 1]
-    groups = dict(mesh.groups)
-    for name, level in (("bottom", lo[1]), ("top", hi[1])):
-        on_side = np.abs(y[lines] - level) <= tol
-        picked = lines[on_side.all(axis=1)]
-        if not len(picked):
-            raise MeshError(
-                f"no boundary edge lies on the {name} of the bounding box (y = {level:g}): the elasticity model "
-                "clamps the bottom side and pulls the top side, which must be straight horizontal edges",
-                mesh.source,
-            )
-        groups[name] = PhysicalGroup(name, 1, -1, {"line": picked})
-    return Mesh(mesh.points, dict(mesh.cells), dict(mesh.point_data), dict(mesh.cell_data), groups, mesh.source)
 
 
 def training_problem(meta: Mapping[str, Any], name: str):
@@ -186,8 +105,11 @@ def training_problem(meta: Mapping[str, Any], name: str):
         Whether the options came from the dataset manifest.
     """
     from .data.generate import read_manifest
+    from .data.imported import IMPORTED_PROBLEM, imported_problem
     from .data.problems import get_problem
 
+    if name == IMPORTED_PROBLEM:  # its fields are recorded in the checkpoint (graphops.data.imported)
+        return imported_problem(meta), True
     root = ((meta.get("run_config") or {}).get("data") or {}).get("root")
     if root:
         try:
@@ -199,15 +121,35 @@ def training_problem(meta: Mapping[str, Any], name: str):
     return get_problem(name), False
 
 
+def model_frame(meta: Mapping[str, Any], path: PathLike, problem):
+    """The training frame a checkpoint's model works in (:class:`graphops.data.frame.Frame`), or None.
+
+    Stored in the checkpoint; else recomputed from the training dataset when
+    still on disk; else the box the problem's geometries fill.
+    """
+    from .data.frame import Frame
+    from .train.checkpoint import checkpoint_frame
+
+    frame = checkpoint_frame(meta, path)
+    if frame is None:
+        box = problem.reference_frame()
+        if box is not None:
+            frame = Frame.from_box(box["low"], box["high"])
+    return frame
+
+
 def predict(
     checkpoint: PathLike,
     mesh: Union[Mesh, PathLike],
-    source: Union[None, str, float, np.ndarray] = None,
-    boundary: Union[None, str, float, np.ndarray] = None,
+    source: InputSpec = None,
+    boundary: InputSpec = None,
     out: Optional[PathLike] = None,
     compare_fem: bool = False,
     png: bool = True,
     device: str = "cpu",
+    inputs: Optional[Mapping[str, InputSpec]] = None,
+    rescale: bool = True,
+    strict: bool = False,
 ) -> Prediction:
     """Predict the solution field on ``mesh`` with the model in ``checkpoint``.
 
@@ -216,22 +158,33 @@ def predict(
     checkpoint : path-like
         A checkpoint written by ``graphops train``.
     mesh : Mesh or path-like
-        The geometry (any format :func:`graphops.io.read_mesh` reads).
+        The geometry (any format :func:`graphops.io.read_mesh` reads), in any
+        units and at any place.
     source : str, number or ndarray (N,), optional
-        Source term f: a formula in x, y, z, the name of a point field of the
-        mesh, a constant or nodal values. Default 0. Poisson models only.
+        Poisson source term f: a formula in x, y, z (the mesh's own
+        coordinates), the name of a point field of the mesh, a constant or
+        nodal values. Default 0. Same as ``inputs={"source": ...}``.
     boundary : str, number or ndarray (N,), optional
-        Boundary values g (Dirichlet value or Neumann flux, by the problem the
-        model learned), same forms; used at boundary nodes only. Required for
-        Poisson models, refused for ``elasticity-holes`` ones (their loading is
-        the training one: bottom of the bounding box clamped, top pulled).
+        Poisson boundary values g (Dirichlet value or Neumann flux, by the
+        problem the model learned), same forms; used at boundary nodes only.
+        Same as ``inputs={"boundary": ...}``.
     out : path-like, optional
-        VTU file to write (a PNG with the same stem is written beside it).
+        VTU file to write (a PNG with the same stem and the report
+        ``STEM.ood.json`` are written beside it).
     compare_fem : bool
         Also solve the problem with the reference FEM solver and report the error.
     png : bool
         Write the PNG plot.
     device : str
+    inputs : mapping of str to input, optional
+        Further inputs by name, as the problem names them
+        (``problem.prediction_inputs``).
+    rescale : bool
+        Map the mesh into the training frame and transform the fields by the
+        problem's similarity law (default). Problems without a known law are
+        never rescaled.
+    strict : bool
+        Raise instead of warning when the input lies outside the training data.
 
     Returns
     -------
@@ -241,10 +194,12 @@ def predict(
     ------
     CheckpointError, MeshError, DataError, ConfigError
         Corrupt or foreign checkpoint, unreadable mesh, mesh of the wrong
-        dimension, missing boundary values, bad formulas, source or boundary
-        values given to an elasticity model.
+        dimension, missing or inapplicable inputs, bad formulas, non-finite
+        inputs or predictions, an input outside the training data with
+        ``strict``.
     """
     from .data.dataset import sample_graph
+    from .data.frame import FrameMap, amplitude_factor, field_descriptors, graph_descriptors, map_into, ood_report
     from .train.checkpoint import load_model
     from .train.evaluate import refuse_dynamics_model
 
@@ -252,53 +207,98 @@ def predict(
     model, normalizer, meta = load_model(ckpt, map_location=device)
     refuse_dynamics_model(meta, ckpt, "predict")
     info = problem_of(meta, ckpt)
-    if info["problem"] == "imported":  # fields named by the user's files (graphops.data.imported_predict)
-        from .data.imported_predict import predict_imported
+    problem, from_manifest = training_problem(meta, info["problem"])
+    given = {"source": source, "boundary": boundary, **dict(inputs or {})}
+    given = {k: v for k, v in given.items() if v is not None}
+    problem.check_inputs(given)
+    mesh = problem.prediction_mesh(_read_model_mesh(mesh, meta, ckpt))
+    fields = problem.prediction_fields(mesh, given)
+    _require_finite(fields, "input", mesh)
+    notes = problem.prediction_notes(mesh)
+    if not from_manifest:
+        notes.append("problem options are the problem's defaults (the training dataset was not found)")
 
-        if source is not None or boundary is not None:
-            raise ConfigError("--source/--boundary do not apply to a model trained on imported files: the mesh "
-                              "must carry the input fields it was trained with, under the same names")
-        return predict_imported(ckpt, model, normalizer, meta, info, mesh, out, png, device)
-    if info["problem"] in FIXED_LOADING:
-        return _predict_elasticity(
-            ckpt, model, normalizer, meta, info, mesh, source, boundary, out, compare_fem, png, device
-        )
-    kind = BOUNDARY_KIND.get(info["problem"])
-    if kind is None:
-        raise CheckpointError(
-            f"predict handles models trained on {', '.join(list(BOUNDARY_KIND) + list(FIXED_LOADING))}; "
-            f"this one learned {info['problem']!r}", ckpt
-        )
-    mesh = _read_model_mesh(mesh, meta, ckpt)
-    if boundary is None:
-        raise ConfigError(f"boundary values are required: the model learned {kind} boundary conditions (give a formula such as 'x*y' or a point field name)")
-    f = _field(source, mesh, "source", 0.0)
-    on_boundary = boundary_nodes(mesh)
-    g = np.where(on_boundary, _field(boundary, mesh, "boundary values", 0.0), 0.0)
-    if kind == "neumann":  # the model learned compatible data: int f + oint g = 0
-        f = f - neumann_shift(mesh, f, g)
+    frame = model_frame(meta, ckpt, problem)
+    law = problem.similarity
+    frame_map = FrameMap.identity(mesh.geometric_dim)
+    model_fields, amplitude = dict(fields), 1.0
+    if rescale and law is not None and frame is not None:
+        frame_map = map_into(frame, mesh)
+        model_fields = law.inputs_to_frame(fields, frame_map.scale)
+        amplitude = amplitude_factor(frame, model_fields, law.linear_inputs)
+        if amplitude != 1.0:
+            model_fields = {k: (v / amplitude if k in law.linear_inputs else v) for k, v in model_fields.items()}
+        if not frame_map.is_identity:
+            notes.append(f"{frame_map.describe()}; similarity law: {law.description}")
+        if amplitude != 1.0:
+            notes.append(f"inputs {', '.join(law.linear_inputs)} divided by {amplitude:.6g} into the training "
+                         "magnitudes and the prediction multiplied by it (the problem is linear in them)")
+    elif rescale and law is None:
+        notes.append(f"no similarity law is known for {problem.name!r}: the mesh is used as it is")
+    _require_finite(model_fields, "input in the training frame", mesh, float32=True)
 
-    bc_dirichlet = on_boundary if kind == "dirichlet" else np.zeros_like(on_boundary)
-    data = sample_graph(mesh, {"f": f, "g": g, "a": np.ones(mesh.num_points), "bc_dirichlet": bc_dirichlet},
-                        radius=info.get("radius"))
-    prediction, seconds = _run_model(model, normalizer, data, device, mesh.num_points)
+    data = sample_graph(frame_map.mesh(mesh), model_fields, radius=info.get("radius"))
+    framed_prediction, seconds = _run_model(model, normalizer, data, device, mesh.num_points)
+    if not np.isfinite(framed_prediction).all():
+        raise DataError(f"the model's prediction has NaN or infinite values at "
+                        f"{int((~np.isfinite(framed_prediction)).any(axis=1).sum())} nodes; nothing was written", mesh.source)
+    prediction = framed_prediction if law is None else law.output_from_frame(framed_prediction, frame_map.scale)
+    prediction = prediction * amplitude
 
-    fields: Dict[str, np.ndarray] = {"prediction": prediction, "f": f, "g": g}
-    result = Prediction(mesh=mesh, prediction=prediction, seconds=seconds)
+    report = None
+    if frame is not None:
+        descriptors = graph_descriptors(data)
+        descriptors.update(field_descriptors("output", framed_prediction))
+        report = ood_report(frame, descriptors, law.linear_inputs if law is not None else ())
+        if strict and report.outside:
+            raise DataError("the input is outside the training data (--strict): " + "; ".join(report.warnings),
+                            mesh.source)
+
+    outputs = problem.output_fields(prediction)
+    point_data: Dict[str, np.ndarray] = {k: np.asarray(v, dtype=np.float64) for k, v in fields.items()}
+    point_data.update(outputs)
+    result = Prediction(mesh=mesh, prediction=prediction[:, 0] if prediction.shape[1] == 1 else prediction,
+                        seconds=seconds, notes=notes, report=report, scale=frame_map.scale)
     if compare_fem:
-        from .solvers import solve_poisson
-
-        start = time.perf_counter()
-        if kind == "dirichlet":
-            fem = solve_poisson(mesh, f=f, dirichlet="all", g=g)
-        else:
-            fem = solve_poisson(mesh, f=f, dirichlet=None, neumann="all", flux=g)
-        result.fem_seconds = time.perf_counter() - start
-        fields["fem"] = fem
-        fields["error"] = prediction - fem
-        result.relative_l2 = float(np.linalg.norm(prediction - fem) / max(np.linalg.norm(fem), 1e-300))
+        _compare(problem, mesh, fields, outputs, point_data, result)
     title = f"{meta['model_name']} on {Path(mesh.source).name if mesh.source else 'mesh'}"
-    return _write_outputs(result, fields, title, out, png)
+    return _write_outputs(result, point_data, title, out, png, label=problem.output_label)
+
+
+def _compare(problem, mesh: Mesh, fields: Mapping[str, np.ndarray], outputs: Mapping[str, np.ndarray],
+             point_data: Dict[str, np.ndarray], result: Prediction) -> None:
+    """Solve the reference problem; add ``fem`` / ``error`` (or ``NAME_fem`` / ``NAME_error``) and the relative L2."""
+    start = time.perf_counter()
+    reference = problem.reference_solution(mesh, fields)
+    result.fem_seconds = time.perf_counter() - start
+    compared = [name for name in outputs if name in reference]
+    single = len(outputs) == 1
+    errors, norms = 0.0, 0.0
+    for name, values in reference.items():
+        if name not in outputs:
+            point_data[name] = values
+            continue
+        error = outputs[name] - values
+        point_data["fem" if single else f"{name}_fem"] = values
+        point_data["error" if single else f"{name}_error"] = error
+        errors += float(np.sum(error**2))
+        norms += float(np.sum(np.asarray(values, dtype=np.float64) ** 2))
+    if compared:
+        result.relative_l2 = float(np.sqrt(errors) / max(np.sqrt(norms), 1e-300))
+
+
+def _require_finite(fields: Mapping[str, np.ndarray], what: str, mesh: Mesh, float32: bool = False) -> None:
+    """DataError naming the first field with NaN / infinite values (or values beyond float32 when asked)."""
+    limit = float(np.finfo(np.float32).max) if float32 else np.inf
+    for name, values in fields.items():
+        values = np.asarray(values)
+        if values.dtype == bool:
+            continue
+        bad = ~np.isfinite(values) | (np.abs(values) > limit)
+        if bad.any():
+            raise DataError(f"the {what} field {name!r} has NaN, infinite or float32-overflowing values "
+                            f"(first at node {int(np.flatnonzero(bad.reshape(len(values), -1).any(axis=1))[0])})",
+                            mesh.source)
 
 
 def _read_model_mesh(mesh: Union[Mesh, PathLike], meta: Mapping[str, Any], ckpt: Path) -> Mesh:
@@ -318,19 +318,25 @@ def _read_model_mesh(mesh: Union[Mesh, PathLike], meta: Mapping[str, Any], ckpt:
 
 def _write_outputs(result: Prediction, point_data: Dict[str, np.ndarray], title: str, out: Optional[PathLike],
                    png: bool, label: str = "prediction") -> Prediction:
-    """Attach the point data to ``result.mesh``; write the VTU and the PNG (prediction, FEM, error panels).
+    """Attach the point data to ``result.mesh``; write the VTU, the report JSON and the PNG.
 
-    ``point_data["prediction"]`` is drawn in a panel titled ``label``; ``fem`` and ``error``,
-    when present, become the other two panels.
+    ``point_data["prediction"]`` (when there is one) is drawn in a panel titled
+    ``label``; ``fem`` and ``error``, when present, become the other two panels.
     """
     from .io import write_mesh
+    from .utils.atomic import atomic_write
 
     result.mesh = result.mesh.with_point_data(**point_data)
     if out is None:
         return result
     out = Path(out)
     result.files["vtu"] = write_mesh(out, result.mesh)
-    if png:
+    if result.report is not None:
+        report_path = out.with_suffix(".ood.json")
+        with atomic_write(report_path, mode="w") as handle:
+            json.dump({**result.report.to_dict(), "scale": result.scale, "notes": result.notes}, handle, indent=2)
+        result.files["ood"] = report_path
+    if png and "prediction" in point_data and np.ndim(point_data["prediction"]) == 1:
         from .viz.fields import plot_fields
 
         panels = {label: point_data["prediction"]}
@@ -344,7 +350,7 @@ def _write_outputs(result: Prediction, point_data: Dict[str, np.ndarray], title:
 
 
 def _run_model(model, normalizer, data, device: str, n: int):
-    """Normalise, run the model without gradients, undo the scaling; (prediction (N,), seconds)."""
+    """Normalise, run the model without gradients, undo the scaling; (prediction (N, C) float64, seconds)."""
     data.batch = torch.zeros(n, dtype=torch.long)
     if normalizer is not None:
         data = normalizer(data)
@@ -355,62 +361,4 @@ def _run_model(model, normalizer, data, device: str, n: int):
     seconds = time.perf_counter() - start
     if normalizer is not None:
         pred = normalizer.inverse_y(pred)
-    return pred.reshape(n, -1)[:, 0].double().cpu().numpy(), seconds
-
-
-def _predict_elasticity(
-    ckpt: Path, model, normalizer, meta: Mapping[str, Any], info: Mapping[str, Any], mesh: Union[Mesh, PathLike],
-    source, boundary, out: Optional[PathLike], compare_fem: bool, png: bool, device: str,
-) -> Prediction:
-    """:func:`predict` for ``elasticity-holes`` models: von Mises stress under the training loading."""
-    from .data.dataset import sample_graph
-
-    name = info["problem"]
-    given = [flag for flag, value in (("--source", source), ("--boundary", boundary)) if value is not None]
-    if given:
-        raise ConfigError(
-            f"{' and '.join(given)} do not apply to a model trained on {name!r}: its loading is fixed (the bottom of "
-            "the mesh's bounding box clamped, the top pulled upwards as in training); leave them out"
-        )
-    problem, from_manifest = training_problem(meta, name)
-    mesh = elasticity_sides(_read_model_mesh(mesh, meta, ckpt))
-    opts = problem.options
-    lo, hi = mesh.bounding_box()
-    notes = [
-        f"loading as in training: bottom edge (y = {lo[1]:g}) clamped, traction (0, {opts['traction']:g}) on the "
-        f"top edge (y = {hi[1]:g}); E = {opts['E']:g}, nu = {opts['nu']:g}, plane strain"
-        + ("" if from_manifest else " (problem defaults: training dataset not found)")
-    ]
-    box_lo, box_hi = (np.asarray(c, dtype=np.float64) for c in FIXED_LOADING[name])
-    for side in ("bottom", "top"):
-        xs = mesh.points[mesh.groups[side].nodes(), 0]
-        if xs.max() - xs.min() < (1 - 1e-6) * (hi[0] - lo[0]):
-            notes.append(
-                f"the {side} edge spans x = {xs.min():g}..{xs.max():g} only, not the whole width {lo[0]:g}..{hi[0]:g} "
-                "of the bounding box (in training it always does)"
-            )
-    if not (np.allclose(lo, box_lo, atol=1e-6) and np.allclose(hi, box_hi, atol=1e-6)):
-        notes.append(
-            f"the model was trained on geometries filling the box {box_lo.tolist()}..{box_hi.tolist()}; this mesh spans "
-            f"{np.round(lo, 6).tolist()}..{np.round(hi, 6).tolist()}, so the prediction is an extrapolation"
-        )
-
-    # the graph and node fields built exactly as for a training sample (graphops.data.dataset.sample_graph)
-    fields = problem.loading(mesh)
-    data = sample_graph(mesh, fields, radius=info.get("radius"))
-    prediction, seconds = _run_model(model, normalizer, data, device, mesh.num_points)
-
-    point_data: Dict[str, np.ndarray] = {
-        "prediction": prediction, "g": fields["g"], "bc_dirichlet": fields["bc_dirichlet"].astype(np.float64)
-    }
-    result = Prediction(mesh=mesh, prediction=prediction, seconds=seconds, notes=notes)
-    if compare_fem:
-        start = time.perf_counter()
-        sol = problem.solve(mesh)
-        result.fem_seconds = time.perf_counter() - start
-        point_data["fem"] = sol.von_mises
-        point_data["error"] = prediction - sol.von_mises
-        point_data["fem_displacement"] = sol.displacement
-        result.relative_l2 = float(np.linalg.norm(point_data["error"]) / max(np.linalg.norm(sol.von_mises), 1e-300))
-    title = f"{meta['model_name']} von Mises stress on {Path(mesh.source).name if mesh.source else 'mesh'}"
-    return _write_outputs(result, point_data, title, out, png, label="prediction (von Mises)")
+    return pred.reshape(n, -1).double().cpu().numpy(), seconds

@@ -6,7 +6,8 @@ import torch
 from graphops.cli import main
 from graphops.errors import CheckpointError, ConfigError, DataError
 from graphops.io import read_mesh
-from graphops.predict import neumann_shift, predict
+from graphops.data.problems import neumann_shift
+from graphops.predict import predict
 
 from pathlib import Path
 

@@ -10,7 +10,8 @@ from graphops.cli import main
 from graphops.errors import ConfigError, DataError, MeshError
 from graphops.io import read_mesh
 from graphops.mesh import Mesh
-from graphops.predict import elasticity_sides, predict
+from graphops.data.problems import elasticity_sides
+from graphops.predict import predict
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -114,3 +115,17 @@ def test_elasticity_errors(trained, hole_msh, cube_mesh, tmp_path, capsys):
 def _triangle() -> Mesh:
     """A triangle standing on its tip: no horizontal bottom edge."""
     return Mesh(np.array([[0.5, 0.0], [1.0, 1.0], [0.0, 1.0]]), {"triangle": np.array([[0, 1, 2]])})
+
+
+def test_a_part_in_millimetres_far_from_the_origin_gets_the_same_stress(trained, hole_msh):
+    """Stress is invariant under the similarity law: the plate 1000 times larger and moved gives the same von Mises."""
+    _, ckpt = trained
+    mesh = read_mesh(hole_msh)
+    base = predict(ckpt, Mesh(mesh.points, mesh.cells), compare_fem=True)
+    big = predict(ckpt, Mesh(mesh.points * 1000.0 + [2.0e4, -5.0e3], mesh.cells), compare_fem=True)
+    assert big.scale == pytest.approx(1000.0)
+    np.testing.assert_allclose(big.prediction, base.prediction, rtol=1e-4, atol=1e-5 * np.abs(base.prediction).max())
+    # the FEM reference of the big plate (same traction, same E) has the same stresses: the law holds
+    np.testing.assert_allclose(big.mesh.point_data["fem"], base.mesh.point_data["fem"], rtol=1e-6,
+                               atol=1e-9 * base.mesh.point_data["fem"].max())
+    assert big.relative_l2 == pytest.approx(base.relative_l2, rel=1e-4)

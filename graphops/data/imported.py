@@ -31,6 +31,7 @@ from ..cells import CELL_CORNERS, CELL_DIM
 from ..errors import DataError, GraphopsError, MeshError
 from ..mesh import Mesh
 from .import_spec import ImportSpec
+from .problems import Problem, pad_vector
 
 #: Volume cell types an imported sample may hold; ``cell_type`` codes index this tuple.
 CELL_TYPES: Tuple[str, ...] = ("triangle", "quad", "tetra", "hexahedron", "wedge", "pyramid")
@@ -225,14 +226,6 @@ def split_targets(y: np.ndarray, targets: List[Mapping[str, Any]]) -> Dict[str, 
     return out
 
 
-def as_vtk_vector(value: np.ndarray) -> np.ndarray:
-    """A 2-component vector field padded to 3 components (what ParaView's Warp By Vector needs)."""
-    value = np.asarray(value)
-    if value.ndim == 2 and value.shape[1] == 2:
-        return np.concatenate([value, np.zeros((len(value), 1), dtype=value.dtype)], axis=1)
-    return value
-
-
 def describe_fields(spec: ImportSpec, reference: Mapping[str, Any]) -> Dict[str, Any]:
     """Manifest entries naming what each slot holds: inputs, targets, scalars, boundary, channel counts."""
     comps = reference["components"]
@@ -306,9 +299,28 @@ def checkpoint_info(manifest: Mapping[str, Any]) -> Dict[str, Any]:
     return {"imported": {"spec": manifest["config"]["spec"], **{k: manifest.get(k) for k in keys}}}
 
 
-class ImportedProblem:
-    """The problem of an imported dataset: which named fields of a mesh are the model's inputs, and
-    how its output becomes the named targets.
+def imported_problem(meta: Mapping[str, Any], path: Optional[str] = None) -> "ImportedProblem":
+    """The :class:`ImportedProblem` of a checkpoint trained on an imported dataset.
+
+    Raises
+    ------
+    CheckpointError
+        The checkpoint does not record the dataset's fields.
+    """
+    from ..errors import CheckpointError
+
+    info = ((meta.get("extra") or {}).get("dataset") or {}).get("imported")
+    if not isinstance(info, Mapping):
+        raise CheckpointError("the checkpoint was trained on an imported dataset but does not record its fields "
+                              "(written by an older graphops?)", path)
+    return ImportedProblem(info)
+
+
+class ImportedProblem(Problem):
+    """The problem of an imported dataset, for ``predict`` (the prediction protocol of
+    :mod:`graphops.data.problems`): which named point fields of a mesh are the model's inputs,
+    how its output becomes the named targets, and the "reference solution": the targets the
+    mesh itself carries (e.g. the other solver's solution) when it has them.
 
     Parameters
     ----------
@@ -317,24 +329,31 @@ class ImportedProblem:
     """
 
     name = IMPORTED_PROBLEM
+    description = "fields imported from a user's simulation files"
+    #: No similarity law is known for a user's physics: predict uses the mesh as it is.
+    similarity = None
 
     def __init__(self, info: Mapping[str, Any]) -> None:
         from .import_spec import parse_spec
 
+        super().__init__()
         self.info = dict(info)
         raw = dict(info["spec"])
-        raw.pop("scalars_csv", None)  # prediction takes scalars from the mesh's field data or the caller
+        raw.pop("scalars_csv", None)  # at prediction time scalars are inputs
         self.spec = parse_spec(raw)
         self.targets = list(info["targets"])
         self.reference = dict(info["layout"])
+        comps = self.reference["components"]
+        self.prediction_inputs = {
+            **{n: f"point field {n!r} ({comps[n]} component(s)): a field of the mesh by default, or a formula"
+               for n in self.spec.input_fields},
+            **{n: f"per-sample scalar {n!r} (a number)" for n in self.spec.scalars},
+        }
+        self.output_label = ", ".join(e["name"] for e in self.targets)
 
-    @property
-    def input_names(self) -> List[str]:
-        """Point fields a new mesh must carry."""
-        return self.spec.input_fields
-
-    def loading(self, mesh: Mesh, scalars: Optional[Mapping[str, float]] = None) -> Dict[str, np.ndarray]:
-        """The model inputs ``f``, ``g``, ``bc_dirichlet`` of a mesh carrying the named input fields.
+    def prediction_fields(self, mesh: Mesh, inputs: Mapping[str, Any]) -> Dict[str, np.ndarray]:
+        """``f``, ``g``, ``bc_dirichlet`` from the mesh's named input fields (``inputs`` may replace a field by
+        a formula, a point field name or values, and must give the scalars).
 
         Raises
         ------
@@ -342,26 +361,51 @@ class ImportedProblem:
             A named input field is missing or has other components than in training, a
             scalar is missing, or the mesh has another dimension.
         """
-        scalars = dict(scalars or {})
+        from .problems import input_field
+
+        comps = self.reference["components"]
+        replaced = {}
+        for name in self.spec.input_fields:
+            if inputs.get(name) is not None:
+                c = comps[name]
+                replaced[name] = input_field(inputs[name], mesh, name, components=None if c == 1 else c)
+        if replaced:
+            mesh = mesh.with_point_data(**replaced)
+        scalars = {n: float(inputs[n]) for n in self.spec.scalars if inputs.get(n) is not None}
         missing = [n for n in self.spec.scalars if n not in scalars]
         if missing:
             raise DataError(f"the model was trained with per-sample scalar(s) {', '.join(missing)}: give their "
-                            "values (field data of the file, or scalars={...})", mesh.source)
-        reference = dict(self.reference, components={k: v for k, v in self.reference["components"].items()
-                                                     if k in self.input_names})
+                            "values (inputs={name: value})", mesh.source)
+        reference = dict(self.reference, components={k: v for k, v in comps.items() if k in self.spec.input_fields})
         arrays = sample_arrays(mesh, self.spec, scalars, reference, with_targets=False)
         return {k: arrays[k] for k in NODE_SLOTS}
 
-    def named_outputs(self, y: np.ndarray) -> Dict[str, np.ndarray]:
-        """Model output ``(N, C_out)`` -> the targets under their names; 2-component vectors padded to 3."""
-        return {name: as_vtk_vector(v) for name, v in split_targets(y, self.targets).items()}
+    def prediction_notes(self, mesh: Mesh) -> List[str]:
+        return [f"inputs {', '.join(self.spec.input_fields)} read from the mesh; writes "
+                f"{', '.join(e['name'] for e in self.targets)} under the training names"]
 
-    def given_targets(self, mesh: Mesh) -> Dict[str, np.ndarray]:
-        """The targets the mesh itself carries (e.g. the other solver's solution), for comparison."""
+    def reference_solution(self, mesh: Mesh, fields: Mapping[str, np.ndarray]) -> Dict[str, np.ndarray]:
+        """The targets the mesh carries (the other solver's solution), keyed like :meth:`output_fields`.
+
+        Raises
+        ------
+        ConfigError
+            The mesh carries none of the targets with the training components.
+        """
+        from ..errors import ConfigError
+
         out = {}
         for entry in self.targets:
             if entry["name"] in mesh.point_data:
                 value = point_field(mesh, entry["name"])
                 if value.shape[1] == entry["components"]:
-                    out[entry["name"]] = value[:, 0] if value.shape[1] == 1 else value
+                    out[entry["name"]] = value[:, 0] if value.shape[1] == 1 else pad_vector(value)
+        if not out:
+            names = ", ".join(e["name"] for e in self.targets)
+            raise ConfigError(f"there is no reference solver for imported data: --compare-fem compares with the "
+                              f"target field(s) {names} of the mesh itself, which it does not carry")
         return out
+
+    def output_fields(self, prediction: np.ndarray) -> Dict[str, np.ndarray]:
+        """Model output ``(N, C_out)`` -> the targets under their names; 2-component vectors padded to 3."""
+        return {name: pad_vector(v) for name, v in split_targets(np.asarray(prediction), self.targets).items()}

@@ -31,6 +31,37 @@ Options: Poisson problems take ``cutouts`` (families to draw from, default
 Random inputs are drawn from :mod:`graphops.data.fields` (distributions
 documented there); every value depends only on the sample's seed.
 
+Prediction protocol
+-------------------
+Every problem says how a trained model is applied to a user's mesh
+(:func:`graphops.predict` only dispatches to these methods):
+
+``prediction_inputs``
+    The inputs a user may give (name -> what it is, e.g. ``source``,
+    ``boundary``); :meth:`Problem.check_inputs` refuses the others.
+``prediction_mesh(mesh)``
+    The mesh with what the loading needs added (boundary groups).
+``prediction_fields(mesh, inputs)``
+    The model's node fields, as :func:`graphops.data.dataset.sample_graph`
+    takes them, from the mesh and the user's inputs (formulas, point field
+    names, numbers or arrays keyed by input name; see :func:`input_field`),
+    in the user's own coordinates and units.
+``prediction_notes(mesh)``
+    Lines telling the user how the problem was set up.
+``reference_solution(mesh, fields)``
+    The reference FEM solution of the same inputs (``--compare-fem``), keyed
+    like :meth:`Problem.output_fields` (extra keys are written as they are).
+``output_fields(prediction)``
+    Named point fields to write from the model's output ``(N, C)``
+    (vectors as ``(N, 3)`` so that ParaView's Warp By Vector works).
+``similarity``
+    The problem's similarity law (:mod:`graphops.data.similarity`), or None
+    when unknown (no rescaling then).
+``reference_frame()``
+    The frame the problem's training geometries fill (centre, characteristic
+    length, element size), used for checkpoints that do not store their
+    training data's frame (:mod:`graphops.data.frame`).
+
 Sample layout (``sample(index, seed) -> dict``)
 -----------------------------------------------
 ``points`` (N, d) float64, ``cells`` (M, 3) int64 triangles, ``facets`` (F, 2)
@@ -40,12 +71,17 @@ int64 boundary lines with ``facet_group`` (F,) int64 codes into
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Sequence, Tuple, Type
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Type, Union
 
 import numpy as np
 
-from ..errors import ConfigError
-from ..mesh import Mesh
+from ..errors import ConfigError, DataError
+from ..mesh import Mesh, PhysicalGroup
+from .similarity import ELASTICITY_STRESS, POISSON_DIRICHLET, POISSON_NEUMANN, PowerLaw
+
+#: What a user may give for one input: a formula in x, y, z, the name of a point
+#: field of the mesh, a number, or nodal values.
+InputSpec = Union[None, str, float, np.ndarray]
 
 
 def parse_families(value: Any, name: str = "cutouts", low: int = 0, high: int = 4) -> List[int]:
@@ -105,6 +141,143 @@ def group_nodes(mesh: Mesh, names: Sequence[str]) -> np.ndarray:
         if name in mesh.groups:
             mask[mesh.groups[name].nodes()] = True
     return mask
+
+
+def input_field(spec: InputSpec, mesh: Mesh, name: str, default: Optional[float] = None,
+                components: Optional[int] = None) -> np.ndarray:
+    """A node field from a user's input: a formula, a point field name, a number or nodal values.
+
+    Parameters
+    ----------
+    spec : str, number, ndarray or None
+        A formula in ``x, y, z`` (evaluated at the mesh's nodes, in the mesh's
+        own coordinates), the name of a point field of ``mesh``, a constant, or
+        an array ``(N,)`` / ``(N, c)``. None gives ``default``.
+    mesh : Mesh
+    name : str
+        What the input is (used in error messages).
+    default : float, optional
+        Value for a missing input; None makes the input required.
+    components : int, optional
+        Components of a vector input ``(N, c)``; None for a scalar ``(N,)``.
+
+    Returns
+    -------
+    ndarray, shape (N,) or (N, components), float64
+
+    Raises
+    ------
+    ConfigError
+        A required input is missing, or a formula is invalid.
+    DataError
+        A point field or array of the wrong shape, or NaN / infinite values.
+    """
+    from ..expressions import evaluate_expression
+
+    shape = (mesh.num_points,) if components is None else (mesh.num_points, int(components))
+    if spec is None:
+        if default is None:
+            raise ConfigError(f"the {name} is required (a formula in x, y, z, a point field name or a number)")
+        return np.full(shape, float(default))
+    if isinstance(spec, str) and spec in mesh.point_data:
+        values = np.asarray(mesh.point_data[spec], dtype=np.float64)
+        if components is None and values.ndim == 2 and values.shape[1] == 1:
+            values = values[:, 0]
+        if values.shape != shape:
+            raise DataError(f"point field {spec!r} for the {name} has shape {values.shape}, expected {shape}", mesh.source)
+    elif isinstance(spec, str):
+        values = evaluate_expression(spec, mesh.points, name)
+        if components is not None:
+            values = np.repeat(values[:, None], components, axis=1)
+    else:
+        try:
+            values = np.broadcast_to(np.asarray(spec, dtype=np.float64), shape).copy()
+        except (TypeError, ValueError):
+            raise DataError(f"the {name} must be broadcastable to shape {shape}, got {np.shape(spec)}", mesh.source) \
+                from None
+    if not np.isfinite(values).all():
+        first = int(np.flatnonzero(~np.isfinite(values.reshape(len(values), -1)).all(axis=1))[0])
+        raise DataError(f"the {name} has NaN or infinite values (first at node {first})", mesh.source)
+    return values
+
+
+def neumann_shift(mesh: Mesh, f: np.ndarray, g: np.ndarray) -> float:
+    """The constant to subtract from ``f`` so that ``int f dx + oint g ds = 0``.
+
+    Integrals of the P1 interpolants, exact: each simplex (facet) contributes its
+    measure times the mean of its node values.
+
+    Parameters
+    ----------
+    mesh : Mesh
+        Triangle or tetrahedron mesh.
+    f, g : ndarray, shape (N,)
+        Source and boundary flux at the nodes.
+    """
+    from math import factorial
+
+    from ..boundary import boundary_facets
+
+    def measures(points: np.ndarray, simplices: np.ndarray) -> np.ndarray:
+        edges = points[simplices[:, 1:]] - points[simplices[:, :1]]  # (S, k, d)
+        gram = np.einsum("skd,sld->skl", edges, edges)
+        return np.sqrt(np.clip(np.linalg.det(gram), 0, None)) / factorial(edges.shape[1])
+
+    volume = {t: c for t, c in mesh.volume_cells().items() if t in ("triangle", "tetra")}
+    if len(volume) != len(mesh.volume_cells()):
+        raise DataError("Neumann problems need a triangle or tetrahedron mesh", mesh.source)
+    cells = next(iter(volume.values()))
+    vol = measures(mesh.points, cells)
+    total = float(vol.sum())
+    integral_f = float((vol * f[cells].mean(axis=1)).sum())
+    integral_g = sum(float((measures(mesh.points, fc) * g[fc].mean(axis=1)).sum()) for fc in boundary_facets(mesh).values())
+    return (integral_f + integral_g) / total
+
+
+def elasticity_sides(mesh: Mesh, rel_tol: float = 1e-6) -> Mesh:
+    """The mesh with line groups ``bottom`` and ``top``: its boundary edges on the bounding box's lowest and highest y.
+
+    These are the sides the ``elasticity-holes`` problem clamps and pulls (in
+    training, the bottom and top sides of the unit cell). Groups of these names
+    already in the mesh are replaced.
+
+    Parameters
+    ----------
+    mesh : Mesh
+        2D mesh with surface cells.
+    rel_tol : float
+        A node is on a side when its y is within ``rel_tol`` times the bounding
+        box diagonal of the side's y.
+
+    Returns
+    -------
+    Mesh
+        A shallow copy with the two groups added.
+
+    Raises
+    ------
+    MeshError
+        No boundary edge lies on the bottom or on the top of the bounding box.
+    """
+    from ..boundary import boundary_facets
+    from ..errors import MeshError
+
+    lo, hi = mesh.bounding_box()
+    tol = rel_tol * float(np.linalg.norm(hi - lo))
+    lines = boundary_facets(mesh).get("line", np.zeros((0, 2), dtype=np.int64))
+    y = mesh.points[:, 1]
+    groups = dict(mesh.groups)
+    for name, level in (("bottom", lo[1]), ("top", hi[1])):
+        on_side = np.abs(y[lines] - level) <= tol
+        picked = lines[on_side.all(axis=1)]
+        if not len(picked):
+            raise MeshError(
+                f"no boundary edge lies on the {name} of the bounding box (y = {level:g}): the elasticity model "
+                "clamps the bottom side and pulls the top side, which must be straight horizontal edges",
+                mesh.source,
+            )
+        groups[name] = PhysicalGroup(name, 1, -1, {"line": picked})
+    return Mesh(mesh.points, dict(mesh.cells), dict(mesh.point_data), dict(mesh.cell_data), groups, mesh.source)
 
 
 class Problem:
@@ -178,6 +351,111 @@ class Problem:
     def _sample(self, rng: np.random.Generator) -> Dict[str, np.ndarray]:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    # ------------------------------------------------------------ prediction
+    #: Inputs :func:`graphops.predict` accepts for this problem: name -> what it is.
+    prediction_inputs: Dict[str, str] = {}
+    #: The similarity law (:mod:`graphops.data.similarity`); None: unknown, no rescaling.
+    similarity: Optional[PowerLaw] = None
+    #: Title of the prediction panel in the PNG.
+    output_label: str = "prediction"
+    #: Box ``(low corner, high corner)`` the training geometries fill, when the problem fixes it.
+    domain_box: Optional[Tuple[Tuple[float, ...], Tuple[float, ...]]] = None
+
+    def check_inputs(self, inputs: Mapping[str, Any]) -> None:
+        """Refuse inputs this problem does not take (None values count as not given).
+
+        Raises
+        ------
+        ConfigError
+            Naming the unknown inputs and the ones the problem takes.
+        """
+        given = [name for name, value in inputs.items() if value is not None and name not in self.prediction_inputs]
+        if given:
+            takes = ", ".join(self.prediction_inputs) or "no inputs: its loading is fixed"
+            raise ConfigError(
+                f"{' and '.join('--' + n for n in given)} do not apply to a model trained on {self.name!r} (it takes {takes})"
+            )
+
+    def prediction_mesh(self, mesh: Mesh) -> Mesh:
+        """The user's mesh with what the problem's loading needs (boundary groups); unchanged by default."""
+        return mesh
+
+    def prediction_fields(self, mesh: Mesh, inputs: Mapping[str, InputSpec]) -> Dict[str, np.ndarray]:
+        """The model's node fields on ``mesh`` from the user's inputs.
+
+        Parameters
+        ----------
+        mesh : Mesh
+            The mesh from :meth:`prediction_mesh`, in the user's coordinates.
+        inputs : mapping of str to InputSpec
+            Input name -> formula, point field name, number or nodal values
+            (see :func:`input_field`); None values mean "not given".
+
+        Returns
+        -------
+        dict of str to ndarray
+            Node fields ``(N,)`` / ``(N, c)`` as :func:`graphops.data.dataset.sample_graph`
+            takes them (booleans stay boolean), in the user's units.
+
+        Raises
+        ------
+        ConfigError
+            Inputs that do not apply, missing required inputs, bad formulas.
+        """
+        raise ConfigError(f"predict does not support models trained on {self.name!r}")
+
+    def prediction_notes(self, mesh: Mesh) -> List[str]:
+        """Lines telling the user how the problem was set up on ``mesh`` (none by default)."""
+        return []
+
+    def reference_solution(self, mesh: Mesh, fields: Mapping[str, np.ndarray]) -> Dict[str, np.ndarray]:
+        """The reference FEM solution for the inputs ``fields`` of :meth:`prediction_fields`.
+
+        Returns
+        -------
+        dict of str to ndarray
+            Keyed like :meth:`output_fields`; other keys are written as they are.
+
+        Raises
+        ------
+        ConfigError
+            The problem has no reference solver.
+        """
+        raise ConfigError(f"there is no reference solver for {self.name!r}: leave out --compare-fem")
+
+    def output_fields(self, prediction: np.ndarray) -> Dict[str, np.ndarray]:
+        """Named point fields from the model output ``(N, C)``.
+
+        The built-in problems learn one scalar, written as ``prediction`` ``(N,)``;
+        several channels are written as one vector padded to ``(N, 3)``.
+        """
+        prediction = np.asarray(prediction).reshape(len(prediction), -1)
+        if prediction.shape[1] == 1:
+            return {"prediction": prediction[:, 0]}
+        return {"prediction": pad_vector(prediction)}
+
+    def reference_frame(self) -> Optional[Dict[str, Any]]:
+        """The frame of the training geometries when the problem fixes it (else None).
+
+        Returns
+        -------
+        dict or None
+            ``low``, ``high`` (d,) corners of :attr:`domain_box` and
+            ``element_size`` (the ``mesh_size`` option).
+        """
+        if self.domain_box is None:
+            return None
+        low, high = (list(map(float, c)) for c in self.domain_box)
+        return {"low": low, "high": high, "element_size": float(self.options.get("mesh_size", 0.0)) or None}
+
+
+def pad_vector(values: np.ndarray) -> np.ndarray:
+    """Vectors ``(N, c)`` with ``c <= 3`` as ``(N, 3)`` (zeros appended), as ParaView wants them."""
+    values = np.asarray(values)
+    if values.ndim != 2 or values.shape[1] >= 3:
+        return values
+    return np.concatenate([values, np.zeros((len(values), 3 - values.shape[1]), dtype=values.dtype)], axis=1)
+
 
 class _PoissonCutouts(Problem):
     """Poisson on the BENO cut-out squares; subclasses choose the boundary conditions."""
@@ -213,6 +491,45 @@ class _PoissonCutouts(Problem):
 
     def families(self) -> List[int]:
         return list(self.options["cutouts"])
+
+    prediction_inputs = {
+        "source": "source term f: formula in x, y, z, point field name or number (default 0)",
+        "boundary": "boundary values g (Dirichlet value or Neumann flux): formula, point field name or number",
+    }
+    domain_box = ((0.0, 0.0), (1.0, 1.0))
+    #: "dirichlet" or "neumann": what the boundary input means (predict supports these two).
+    boundary_kind = ""
+
+    def prediction_fields(self, mesh: Mesh, inputs: Mapping[str, InputSpec]) -> Dict[str, np.ndarray]:
+        from ..boundary import boundary_nodes
+
+        self.check_inputs(inputs)
+        if not self.boundary_kind:
+            return super().prediction_fields(mesh, inputs)
+        if inputs.get("boundary") is None:
+            raise ConfigError(
+                f"boundary values are required: the model learned {self.boundary_kind} boundary conditions "
+                "(give a formula such as 'x*y' or a point field name)"
+            )
+        f = input_field(inputs.get("source"), mesh, "source", 0.0)
+        on_boundary = boundary_nodes(mesh)
+        g = np.where(on_boundary, input_field(inputs["boundary"], mesh, "boundary values"), 0.0)
+        if self.boundary_kind == "neumann":  # the model learned compatible data: int f + oint g = 0
+            f = f - neumann_shift(mesh, f, g)
+        bc = on_boundary if self.boundary_kind == "dirichlet" else np.zeros_like(on_boundary)
+        return {"f": f, "g": g, "a": np.ones(mesh.num_points), "bc_dirichlet": bc}
+
+    def reference_solution(self, mesh: Mesh, fields: Mapping[str, np.ndarray]) -> Dict[str, np.ndarray]:
+        from ..solvers import solve_poisson
+
+        f, g, a = fields["f"], fields["g"], fields.get("a")
+        if self.boundary_kind == "dirichlet":
+            u = solve_poisson(mesh, f=f, a=a, dirichlet="all", g=g, order=self.options["order"])
+        elif self.boundary_kind == "neumann":
+            u = solve_poisson(mesh, f=f, a=a, dirichlet=None, neumann="all", flux=g, order=self.options["order"])
+        else:
+            return super().reference_solution(mesh, fields)
+        return {"prediction": u}
 
     # boundary conditions: (dirichlet groups or "all"/None, neumann groups or "all"/None)
     def _bcs(self, mesh: Mesh) -> Tuple[Any, Any]:  # pragma: no cover - abstract
@@ -265,6 +582,8 @@ class _PoissonCutouts(Problem):
 class PoissonDirichlet(_PoissonCutouts):
     name = "poisson-dirichlet"
     description = "Poisson, u = g on the whole boundary of a square with random corner cut-outs (BENO)"
+    boundary_kind = "dirichlet"
+    similarity = POISSON_DIRICHLET
 
     def _bcs(self, mesh: Mesh) -> Tuple[Any, Any]:
         return "all", None
@@ -273,6 +592,8 @@ class PoissonDirichlet(_PoissonCutouts):
 class PoissonNeumann(_PoissonCutouts):
     name = "poisson-neumann"
     description = "Poisson, a du/dn = g on the whole boundary (compatible source, zero-mean u) (BENO)"
+    boundary_kind = "neumann"
+    similarity = POISSON_NEUMANN
 
     def _bcs(self, mesh: Mesh) -> Tuple[Any, Any]:
         return None, "all"
@@ -320,6 +641,48 @@ class ElasticityHoles(Problem):
 
     def families(self) -> List[int]:
         return [1]
+
+    prediction_inputs: Dict[str, str] = {}
+    similarity = ELASTICITY_STRESS
+    output_label = "prediction (von Mises)"
+    domain_box = ((0.0, 0.0), (1.0, 1.0))
+
+    def check_inputs(self, inputs: Mapping[str, Any]) -> None:
+        given = [name for name, value in inputs.items() if value is not None]
+        if given:
+            raise ConfigError(
+                f"{' and '.join('--' + n for n in given)} do not apply to a model trained on {self.name!r}: its loading "
+                "is fixed (the bottom of the mesh's bounding box clamped, the top pulled upwards as in training); "
+                "leave them out"
+            )
+
+    def prediction_mesh(self, mesh: Mesh) -> Mesh:
+        """The mesh with its ``bottom`` and ``top`` sides as groups (:func:`elasticity_sides`)."""
+        return elasticity_sides(mesh)
+
+    def prediction_fields(self, mesh: Mesh, inputs: Mapping[str, InputSpec]) -> Dict[str, np.ndarray]:
+        self.check_inputs(inputs)
+        return self.loading(mesh)
+
+    def prediction_notes(self, mesh: Mesh) -> List[str]:
+        opts = self.options
+        lo, hi = mesh.bounding_box()
+        notes = [
+            f"loading as in training: bottom edge (y = {lo[1]:g}) clamped, traction (0, {opts['traction']:g}) on the "
+            f"top edge (y = {hi[1]:g}); E = {opts['E']:g}, nu = {opts['nu']:g}, plane strain"
+        ]
+        for side in ("bottom", "top"):
+            xs = mesh.points[mesh.groups[side].nodes(), 0]
+            if xs.max() - xs.min() < (1 - 1e-6) * (hi[0] - lo[0]):
+                notes.append(
+                    f"the {side} edge spans x = {xs.min():g}..{xs.max():g} only, not the whole width "
+                    f"{lo[0]:g}..{hi[0]:g} of the bounding box (in training it always does)"
+                )
+        return notes
+
+    def reference_solution(self, mesh: Mesh, fields: Mapping[str, np.ndarray]) -> Dict[str, np.ndarray]:
+        sol = self.solve(mesh)
+        return {"prediction": sol.von_mises, "fem_displacement": pad_vector(sol.displacement)}
 
     def loading(self, mesh: Mesh) -> Dict[str, np.ndarray]:
         """The input fields of a mesh with boundary groups ``bottom`` and ``top``.

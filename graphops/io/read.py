@@ -1,4 +1,4 @@
-"""Read any mesh format meshio knows, gmsh ``.geo``/``.msh`` through gmsh, and point clouds."""
+"""Read any mesh format meshio knows, gmsh ``.geo``/``.msh`` through gmsh, CAD parts, and point clouds."""
 from __future__ import annotations
 
 import contextlib
@@ -12,12 +12,16 @@ import numpy as np
 from ..cells import CELL_CORNERS, CELL_DIM, HIGHER_ORDER
 from ..errors import MeshError
 from ..gmsh_model import read_gmsh_file
-from ..mesh import Mesh, PhysicalGroup
+from ..mesh import Mesh, PhysicalGroup, planar_points
+from .cad import CAD_EXTENSIONS, check_mesh_size
 from .point_cloud import POINT_CLOUD_EXTENSIONS, read_point_cloud
 
 PathLike = Union[str, "os.PathLike[str]"]
 
 GMSH_EXTENSIONS = (".geo", ".msh")
+
+#: Seconds a child process may spend on one .geo or CAD file (None: no limit).
+GMSH_CHILD_TIMEOUT = None
 
 
 def _meshio_extensions() -> List[str]:
@@ -28,7 +32,7 @@ def _meshio_extensions() -> List[str]:
 
 def supported_extensions() -> List[str]:
     """Every file extension :func:`read_mesh` accepts."""
-    return sorted(set(_meshio_extensions()) | set(GMSH_EXTENSIONS) | set(POINT_CLOUD_EXTENSIONS))
+    return sorted(set(_meshio_extensions()) | set(GMSH_EXTENSIONS) | set(CAD_EXTENSIONS) | set(POINT_CLOUD_EXTENSIONS))
 
 
 def _suffix(path: Path) -> str:
@@ -51,37 +55,56 @@ def check_readable(path: PathLike) -> Path:
     return p
 
 
-def read_mesh(path: PathLike, dim: Optional[int] = None, validate: bool = True) -> Mesh:
-    """Read a mesh or point cloud file into a :class:`Mesh`.
+def read_mesh(path: PathLike, dim: Optional[int] = None, validate: bool = True, mesh_size: Optional[float] = None) -> Mesh:
+    """Read a mesh, CAD part or point cloud file into a :class:`Mesh`.
 
     Parameters
     ----------
     path : path-like
-        ``.msh`` (v2/v4, ascii/binary) and ``.geo`` go through gmsh (a ``.geo``
-        is meshed now); ``.npy``/``.csv``/``.xyz``/``.ply`` are point clouds
-        (a ``.ply`` with faces is a surface mesh); every other format meshio
-        reads (``.vtu``, ``.vtk``, ``.inp``, ``.xdmf``, ``.med``, ``.mesh``...)
-        goes through meshio.
+        ``.msh`` (v2/v4, ascii/binary; partitioned files too) goes through gmsh,
+        with meshio as the fallback; ``.geo`` scripts are run and meshed by
+        gmsh and CAD parts (``.step``/``.stp``/``.iges``/``.igs``/``.brep``)
+        imported and meshed by gmsh's OpenCASCADE kernel, both in a child
+        process (:mod:`graphops.io.isolated`) that nothing in the file can
+        use to end the caller; ``.npy``/``.csv``/``.xyz``/``.ply`` are point
+        clouds (a ``.ply`` with faces is a surface mesh); every other format
+        meshio reads (``.vtu``, ``.vtk``, ``.inp``, ``.xdmf``, ``.med``,
+        ``.mesh``...) goes through meshio.
     dim : int, optional
-        Dimension to mesh a ``.geo`` file in (default: its highest entity dimension).
+        Dimension to mesh a ``.geo`` or CAD file in (default: its highest entity dimension).
     validate : bool
         Check coordinates and connectivity (:meth:`Mesh.validate`).
+    mesh_size : float, optional
+        CAD files only: largest element size in the part's coordinates
+        (default: bounding-box diagonal / 50, see :mod:`graphops.io.cad`).
 
     Returns
     -------
     Mesh
-        Cells reduced to linear corner nodes, blocks of the same type merged,
-        planar meshes with 2D points.
+        Cells reduced to linear corner nodes (second-order cells keep their
+        corners), blocks of the same type merged, planar meshes (z zero to
+        within :data:`graphops.mesh.PLANAR_RTOL` of the extent) with 2D points.
 
     Raises
     ------
     MeshError
-        Missing, empty, unknown-format or corrupt file, NaN coordinates.
+        Missing, empty, unknown-format or corrupt file, NaN coordinates, a
+        file that crashes gmsh, ``mesh_size`` given for a file that is not CAD.
     """
     p = check_readable(path)
     ext = _suffix(p)
-    if ext in GMSH_EXTENSIONS:
-        mesh = read_gmsh_file(str(p), dim=dim)
+    if mesh_size is not None and ext not in CAD_EXTENSIONS:
+        raise MeshError(f"a mesh size applies to CAD files ({', '.join(CAD_EXTENSIONS)}), not to {ext or 'this'} files", p)
+    if ext in CAD_EXTENSIONS:
+        from .isolated import read_in_child
+
+        mesh = read_in_child(str(p), "cad", timeout=GMSH_CHILD_TIMEOUT, mesh_size=check_mesh_size(mesh_size, str(p)), dim=dim)
+    elif ext == ".geo":
+        from .isolated import read_in_child
+
+        mesh = read_in_child(str(p), "geo", timeout=GMSH_CHILD_TIMEOUT, dim=dim)
+    elif ext == ".msh":
+        mesh = _read_msh(p)
     elif ext in POINT_CLOUD_EXTENSIONS and ext != ".ply":
         mesh = read_point_cloud(p)
     elif ext in _meshio_extensions():
@@ -93,6 +116,24 @@ def read_mesh(path: PathLike, dim: Optional[int] = None, validate: bool = True) 
             p,
         )
     return mesh.validate() if validate else mesh
+
+
+#: gmsh's refusals of a .msh file that meshio may still read (partitioned files).
+_GMSH_REFUSALS_FOR_MESHIO = ("partition",)
+
+
+def _read_msh(path: Path) -> Mesh:
+    """A .msh file through gmsh; one gmsh refuses for its partitions goes through meshio."""
+    try:
+        return read_gmsh_file(str(path))
+    except MeshError as exc:
+        if not any(word in exc.problem.lower() for word in _GMSH_REFUSALS_FOR_MESHIO):
+            raise
+        gmsh_problem = exc.problem
+    try:
+        return _read_with_meshio(path)
+    except MeshError as exc:
+        raise MeshError(f"{gmsh_problem}; meshio could not read it either ({exc.problem})", path) from None
 
 
 def _check_ply_header(path: Path) -> None:
@@ -176,7 +217,6 @@ def from_meshio(raw, source: Optional[str] = None) -> Mesh:
 
     point_data = {k: np.asarray(v) for k, v in raw.point_data.items()}
     top = max((CELL_DIM[t] for t, c in cells.items() if len(c)), default=0)
-    if points.shape[1] == 3 and top <= 2 and np.all(points[:, 2] == 0.0):
-        points = points[:, :2]
+    points = planar_points(points, top)
     mesh = Mesh(points, cells, point_data, cell_data, groups, source)
     return mesh.remove_unused_points() if reduced else mesh

@@ -94,7 +94,7 @@ def elasticity_fem(
     Parameters
     ----------
     mesh : Mesh
-        Triangles (2D) or tetrahedra (3D).
+        A 2D or 3D volume mesh of any linear cells (see :func:`graphops.solvers.fem.fem_mesh`).
     E, nu : float
         Young's modulus and Poisson's ratio.
     fixed : Selector
@@ -172,14 +172,14 @@ def nodal_von_mises(sol: ElasticityFem, method: str = "l2") -> np.ndarray:
     vm = von_mises_at_quadrature(sol, skfem.Basis(fm.sk, sol.basis.elem, quadrature=(p1.X, p1.W)))
     if method == "l2":
         M = _mass.assemble(p1)
-        return solve_sparse(M, _scalar_load.assemble(p1, s=vm), spd=True, dim=fm.dim)
+        return solve_sparse(M, _scalar_load.assemble(p1, s=vm), spd=True, dim=fm.dim)[: fm.num_nodes]
     if method == "average":
         vol = p1.dx.sum(axis=1)  # (nelems,)
         cell_vm = (vm * p1.dx).sum(axis=1) / vol
         t = fm.sk.t
         num = np.bincount(t.ravel(), weights=np.repeat((cell_vm * vol)[None], t.shape[0], axis=0).ravel(), minlength=fm.sk.nvertices)
         den = np.bincount(t.ravel(), weights=np.repeat(vol[None], t.shape[0], axis=0).ravel(), minlength=fm.sk.nvertices)
-        return num / den
+        return (num / den)[: fm.num_nodes]
     raise ConfigError(f"von Mises method must be 'l2' or 'average', got {method!r}")
 
 

@@ -26,9 +26,12 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 import skfem
 
+from skfem.io.meshio import INV_HEX_MAPPING
+
 from ..boundary import row_keys
 from ..errors import ConfigError, MeshError
 from ..mesh import Mesh
+from .split import SimplexSplit, split_to_simplices
 
 Field = Union[float, Sequence[float], np.ndarray, Callable[..., np.ndarray]]
 Selector = Union[None, str, Sequence[str], Callable[[np.ndarray], np.ndarray]]
@@ -38,55 +41,83 @@ _ELEMENTS = {
     ("triangle", 2): skfem.ElementTriP2,
     ("tetra", 1): skfem.ElementTetP1,
     ("tetra", 2): skfem.ElementTetP2,
+    ("quad", 1): skfem.ElementQuad1,
+    ("quad", 2): skfem.ElementQuad2,
+    ("hexahedron", 1): skfem.ElementHex1,
+    ("hexahedron", 2): skfem.ElementHex2,
 }
+
+#: Volume cell types scikit-fem takes as they are; other and mixed meshes are split (:mod:`.split`).
+_NATIVE = {"triangle": skfem.MeshTri, "quad": skfem.MeshQuad, "tetra": skfem.MeshTet, "hexahedron": skfem.MeshHex}
+
+#: Facet type of each native cell type (what physical groups of the boundary hold).
+_FACET_TYPE = {"triangle": "line", "quad": "line", "tetra": "triangle", "hexahedron": "quad"}
 
 
 @dataclass
 class FemMesh:
-    """A graphops mesh and its scikit-fem twin (same node numbering).
+    """A graphops mesh and its scikit-fem twin (same node numbering for the mesh's nodes).
 
     Attributes
     ----------
     mesh : Mesh
     sk : skfem.Mesh
-        ``MeshTri`` or ``MeshTet``.
+        ``MeshTri``, ``MeshQuad``, ``MeshTet`` or ``MeshHex``.
     cell_type : str
-        ``"triangle"`` or ``"tetra"``.
+        ``"triangle"``, ``"quad"``, ``"tetra"`` or ``"hexahedron"``.
+    split : SimplexSplit or None
+        How a mixed (or wedge/pyramid) mesh was split into simplices; its added
+        nodes come after the mesh's ``N`` nodes in ``sk``.
     """
 
     mesh: Mesh
     sk: skfem.Mesh
     cell_type: str
+    split: Optional[SimplexSplit] = None
 
     @property
     def dim(self) -> int:
         return int(self.sk.dim())
 
+    @property
+    def num_nodes(self) -> int:
+        """Number of nodes ``N`` of the graphops mesh (``sk`` may have more, see ``split``)."""
+        return self.mesh.num_points
+
+    def extend(self, nodal: np.ndarray) -> np.ndarray:
+        """Nodal values ``(N, ...)`` on the mesh's nodes -> ``(sk.nvertices, ...)`` (added nodes interpolated)."""
+        if self.split is None:
+            return nodal
+        flat = nodal.reshape(len(nodal), -1)
+        return np.asarray(self.split.prolongation @ flat).reshape((self.sk.nvertices,) + nodal.shape[1:])
+
 
 def fem_mesh(mesh: Mesh) -> FemMesh:
-    """Wrap a triangle (2D) or tetrahedron (3D) mesh for scikit-fem.
+    """Wrap a mesh for scikit-fem.
+
+    Pure triangle, quadrilateral, tetrahedron and hexahedron meshes are used as
+    they are; mixed meshes and meshes of wedges or pyramids are split into a
+    conforming simplex mesh (:func:`graphops.solvers.split.split_to_simplices`).
 
     Raises
     ------
     MeshError
-        For meshes with other or mixed volume cells, or 3D points on a 2D mesh.
+        For meshes without volume cells (surface meshes in 3D, curves, point
+        clouds) or 2D cells with points that leave the plane.
     """
     mesh.validate(require_cells=True)
+    if mesh.dim < mesh.geometric_dim and not (mesh.dim == 2 and np.ptp(mesh.points[:, 2]) == 0):
+        raise MeshError(f"the finite-element solvers need a 2D mesh or a 3D volume mesh, this is a {mesh.kind}", mesh.source)
     volume = mesh.volume_cells()
-    if len(volume) != 1 or next(iter(volume)) not in ("triangle", "tetra"):
-        found = ", ".join(volume)
-        raise MeshError(f"the finite-element solvers need a pure triangle or tetrahedron mesh, got {found}", mesh.source)
-    cell_type, cells = next(iter(volume.items()))
-    points = mesh.points
-    if cell_type == "triangle":
-        if points.shape[1] == 3:
-            if np.ptp(points[:, 2]) > 0:
-                raise MeshError("a triangle mesh for the 2D solvers must be planar (z constant)", mesh.source)
-            points = points[:, :2]
-        sk = skfem.MeshTri(np.ascontiguousarray(points.T), np.ascontiguousarray(cells.T))
-    else:
-        sk = skfem.MeshTet(np.ascontiguousarray(points.T), np.ascontiguousarray(cells.T))
-    return FemMesh(mesh, sk, cell_type)
+    points = mesh.points[:, :2] if mesh.dim == 2 else mesh.points
+    if len(volume) == 1 and next(iter(volume)) in _NATIVE:
+        cell_type, cells = next(iter(volume.items()))
+        t = cells.T[INV_HEX_MAPPING[:8]] if cell_type == "hexahedron" else cells.T
+        sk = _NATIVE[cell_type](np.ascontiguousarray(points.T), np.ascontiguousarray(t))
+        return FemMesh(mesh, sk, cell_type)
+    split = split_to_simplices(points, volume)
+    sk = _NATIVE[split.cell_type](np.ascontiguousarray(split.points.T), np.ascontiguousarray(split.cells.T))
+    return FemMesh(mesh, sk, split.cell_type, split)
 
 
 def element(fm: FemMesh, order: int, vector: bool = False) -> skfem.Element:
@@ -98,7 +129,7 @@ def element(fm: FemMesh, order: int, vector: bool = False) -> skfem.Element:
 
 
 def p1_element(fm: FemMesh) -> skfem.Element:
-    """The scalar P1 element of the mesh's cell type."""
+    """The scalar lowest-order element of the mesh's cell type (P1, or Q1 on quadrilaterals and hexahedra)."""
     return _ELEMENTS[(fm.cell_type, 1)]()
 
 
@@ -138,30 +169,44 @@ def select_facets(fm: FemMesh, selector: Selector, role: str = "boundary") -> np
         return np.sort(boundary[keep]).astype(np.int64)
     names = [selector] if isinstance(selector, str) else list(selector)
     keys, order = _facet_index(fm)
-    facet_type = "line" if fm.dim == 2 else "triangle"
     picked = []
     for name in names:
         if not isinstance(name, str):
             raise ConfigError(f"a {role} boundary selector must be 'all', group names or a predicate, got {name!r}")
         group = fm.mesh.group(name)
-        if group.dim != fm.dim - 1 or facet_type not in group.cells:
-            raise MeshError(f"physical group {name!r} is not a set of boundary {facet_type}s (dim {group.dim})", fm.mesh.source)
-        conn = np.sort(group.cells[facet_type], axis=1)
+        facet_blocks = {t: c for t, c in group.cells.items() if t in ("line", "triangle", "quad")}
+        if group.dim != fm.dim - 1 or not facet_blocks:
+            kind = "lines" if fm.dim == 2 else "triangles or quadrilaterals"
+            raise MeshError(f"physical group {name!r} is not a set of boundary {kind} (dim {group.dim})", fm.mesh.source)
+        try:
+            conn = np.concatenate([_sk_facets(fm, t, c) for t, c in facet_blocks.items()])
+        except ValueError:
+            raise MeshError(f"physical group {name!r} has facets that are not facets of the mesh", fm.mesh.source) from None
+        conn = np.sort(conn, axis=1)
         gkeys = row_keys(conn, fm.sk.nvertices)
         pos = np.searchsorted(keys, gkeys)
         pos = np.minimum(pos, len(keys) - 1)
         if not np.all(keys[pos] == gkeys):
-            raise MeshError(f"physical group {name!r} has {facet_type}s that are not facets of the mesh", fm.mesh.source)
+            raise MeshError(f"physical group {name!r} has facets that are not facets of the mesh", fm.mesh.source)
         picked.append(order[pos])
     facets = np.unique(np.concatenate(picked)) if picked else np.zeros(0, dtype=np.int64)
     return facets.astype(np.int64)
 
 
+def _sk_facets(fm: FemMesh, facet_type: str, conn: np.ndarray) -> np.ndarray:
+    """A block of a group's facets as facets of ``fm.sk`` (split into triangles on a split mesh)."""
+    if fm.split is not None:
+        return fm.split.split_facets(facet_type, conn, fm.num_nodes)
+    if facet_type != _FACET_TYPE[fm.cell_type]:
+        raise ValueError(f"{facet_type} facets on a {fm.cell_type} mesh")
+    return conn
+
+
 def facet_nodes(fm: FemMesh, facets: np.ndarray) -> np.ndarray:
-    """Boolean mask ``(N,)`` of the mesh nodes on the given facets."""
+    """Boolean mask ``(N,)`` of the mesh nodes on the given facets (added split nodes left out)."""
     mask = np.zeros(fm.sk.nvertices, dtype=bool)
     mask[fm.sk.facets[:, facets].ravel()] = True
-    return mask
+    return mask[: fm.num_nodes]
 
 
 # ---------------------------------------------------------------- fields
@@ -177,19 +222,19 @@ def _takes_normal(fn: Callable) -> bool:
     return len(params) >= 2 or varargs
 
 
-def _nodal(value, num_nodes: int, components: int, name: str) -> Optional[np.ndarray]:
-    """A nodal array ``(N,)`` / ``(N, c)`` checked for shape, or None if ``value`` is not one."""
+def _nodal(value, fm: FemMesh, components: int, name: str) -> Optional[np.ndarray]:
+    """A nodal array ``(N,)`` / ``(N, c)`` checked for shape and extended to ``fm.sk``'s nodes, or None if ``value`` is not one."""
     arr = np.asarray(value, dtype=np.float64)
     if arr.ndim == 0 or (components > 1 and arr.shape == (components,)):
         return None
-    num_nodes = int(num_nodes)
+    num_nodes = fm.num_nodes
     expected = (num_nodes,) if components == 1 else (num_nodes, components)
     if arr.shape != expected:
         const = "a number" if components == 1 else f"a number or a vector of {components} numbers"
         raise ConfigError(f"{name} must be {const}, a callable or a nodal array of shape {expected}, got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
         raise ConfigError(f"{name} has NaN or infinite values")
-    return arr
+    return fm.extend(arr)
 
 
 def quadrature_field(basis, value: Field, fm: FemMesh, components: int = 1, name: str = "field"):
@@ -222,7 +267,7 @@ def quadrature_field(basis, value: Field, fm: FemMesh, components: int = 1, name
             out = value(x)
         out = np.broadcast_to(np.asarray(out, dtype=np.float64), shape)
         return np.array(out)
-    nodal = _nodal(value, fm.sk.nvertices, components, name)
+    nodal = _nodal(value, fm, components, name)
     if nodal is None:
         const = np.asarray(value, dtype=np.float64)
         if const.ndim == 0:
@@ -236,12 +281,31 @@ def quadrature_field(basis, value: Field, fm: FemMesh, components: int = 1, name
     return np.stack([np.asarray(p1.interpolate(nodal[:, c])) for c in range(components)])
 
 
+def _dof_entities(fm: FemMesh, basis) -> list:
+    """``(dofs (c, K), corners (k, K))`` per kind of dof of a Lagrange ``basis``: vertices, edges, facets, cells.
+
+    Every dof of the Lagrange elements used here (P1/P2, Q1/Q2) sits at a vertex
+    or at the centre of an edge, face or cell, and the centre is the mean of
+    the entity's corners (also on a curved bilinear/trilinear cell).
+    """
+    sk = fm.sk
+    out = [(basis.nodal_dofs, np.arange(sk.nvertices)[None])]
+    if basis.edge_dofs.size and fm.dim == 3:
+        out.append((basis.edge_dofs, sk.edges))
+    if basis.facet_dofs.size:
+        out.append((basis.facet_dofs, sk.facets))
+    if basis.interior_dofs.size:
+        out.append((basis.interior_dofs, sk.t))
+    return out
+
+
 def dof_values(basis, value: Field, fm: FemMesh, components: int = 1, name: str = "field") -> np.ndarray:
     """Interpolate a field onto every degree of freedom of a Lagrange ``basis``.
 
-    Vertex dofs take the value at the node; the mid-edge dofs of P2 take the
-    value at the edge midpoint (callables) or the mean of the edge's two nodal
-    values (nodal arrays).
+    Vertex dofs take the value at the node; the edge, face and cell dofs of
+    P2/Q2 take the value at the centre of their entity (callables) or the mean
+    of the nodal values at its corners (nodal arrays: the P1/Q1 interpolant
+    there).
 
     Returns
     -------
@@ -249,34 +313,23 @@ def dof_values(basis, value: Field, fm: FemMesh, components: int = 1, name: str 
     """
     sk = fm.sk
     x = np.zeros(basis.N)
-    edges = sk.facets if fm.dim == 2 else sk.edges
-    mid_dofs = basis.facet_dofs if fm.dim == 2 else basis.edge_dofs
-    has_mid = mid_dofs.size > 0
-    if callable(value):
-        at_nodes = np.asarray(value(sk.p), dtype=np.float64)
-        at_mid = np.asarray(value(sk.p[:, edges].mean(axis=1)), dtype=np.float64) if has_mid else None
-        if components == 1:
-            at_nodes = np.broadcast_to(at_nodes, (sk.nvertices,))[None]
-            at_mid = None if at_mid is None else np.broadcast_to(at_mid, (edges.shape[1],))[None]
+    nodal = None if callable(value) else _nodal(value, fm, components, name)
+    if not callable(value) and nodal is None:
+        const = np.asarray(value, dtype=np.float64)
+        if const.ndim and const.shape != (components,):
+            raise ConfigError(f"{name} must be a number or a vector of {components} numbers, got shape {const.shape}")
+        const = np.broadcast_to(const, (components,))
+    for dofs, corners in _dof_entities(fm, basis):
+        count = corners.shape[1]
+        if callable(value):
+            values = np.asarray(value(sk.p[:, corners].mean(axis=1)), dtype=np.float64)
+            values = np.broadcast_to(values, (count,) if components == 1 else (components, count)).reshape(components, count)
+        elif nodal is None:
+            values = np.broadcast_to(const[:, None], (components, count))
         else:
-            at_nodes = np.broadcast_to(at_nodes, (components, sk.nvertices))
-            at_mid = None if at_mid is None else np.broadcast_to(at_mid, (components, edges.shape[1]))
-    else:
-        nodal = _nodal(value, sk.nvertices, components, name)
-        if nodal is None:
-            const = np.asarray(value, dtype=np.float64)
-            if const.ndim and const.shape != (components,):
-                raise ConfigError(f"{name} must be a number or a vector of {components} numbers, got shape {const.shape}")
-            const = np.broadcast_to(const, (components,)).reshape(components, 1)
-            at_nodes = np.broadcast_to(const, (components, sk.nvertices))
-            at_mid = np.broadcast_to(const, (components, edges.shape[1])) if has_mid else None
-        else:
-            at_nodes = nodal.reshape(sk.nvertices, components).T
-            at_mid = 0.5 * (at_nodes[:, edges[0]] + at_nodes[:, edges[1]]) if has_mid else None
-    for c in range(components):
-        x[basis.nodal_dofs[c]] = at_nodes[c]
-        if has_mid:
-            x[mid_dofs[c]] = at_mid[c]
+            values = nodal.reshape(sk.nvertices, components)[corners].mean(axis=0).T
+        for c in range(components):
+            x[dofs[c]] = values[c]
     return x
 
 
@@ -335,7 +388,7 @@ class FemSolution:
 
     def nodal(self) -> np.ndarray:
         """Values at the mesh nodes: ``(N,)`` for scalars, ``(N, d)`` for vectors."""
-        values = self.dofs[self.basis.nodal_dofs]  # (c, N)
+        values = self.dofs[self.basis.nodal_dofs][:, : self.fem.num_nodes]  # (c, N): the mesh's own nodes
         return values[0].copy() if self.components == 1 else np.ascontiguousarray(values.T)
 
     def l2_error(self, exact: Callable[[np.ndarray], np.ndarray], intorder: Optional[int] = None) -> float:

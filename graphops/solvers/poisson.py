@@ -1,9 +1,9 @@
 """Reference finite-element solver for the elliptic problem ``-div(a grad u) = f``.
 
 Boundary conditions: ``u = g`` on the Dirichlet part and ``a du/dn = flux`` on
-the Neumann part; the rest of the boundary is natural (zero flux). P1 or P2
-Lagrange elements on triangles (2D) or tetrahedra (3D), assembled with
-scikit-fem, Dirichlet values imposed by static condensation
+the Neumann part; the rest of the boundary is natural (zero flux). P1/P2
+Lagrange elements on triangles and tetrahedra, Q1/Q2 on quadrilaterals and
+hexahedra (mixed meshes are split into simplices), assembled with scikit-fem, Dirichlet values imposed by static condensation
 (:func:`skfem.condense`), solved with a sparse direct solver.
 
 Pure Neumann problems (no Dirichlet facet) are solvable only when
@@ -53,7 +53,7 @@ def poisson_fem(
     Parameters
     ----------
     mesh : Mesh
-        Triangles (2D) or tetrahedra (3D).
+        A 2D or 3D volume mesh of any linear cells (see :func:`graphops.solvers.fem.fem_mesh`).
     f : Field
         Source: constant, callable ``f(x)`` with ``x`` of shape ``(d, ...)``, or nodal ``(N,)``.
     a : Field
@@ -70,7 +70,7 @@ def poisson_fem(
         Neumann flux: constant, callable ``flux(x)`` or ``flux(x, n)`` with
         the outward unit normal ``n`` ``(d, ...)``, or nodal ``(N,)``.
     order : int
-        1 (P1) or 2 (P2).
+        1 (P1/Q1) or 2 (P2/Q2).
 
     Returns
     -------

@@ -321,3 +321,49 @@ def load_model(
     }
     meta["path"] = str(file)
     return model, normalizer, meta
+
+
+def checkpoint_frame(meta: Mapping[str, Any], path: PathLike, recompute: bool = True):
+    """The training data's frame of a checkpoint (:class:`graphops.data.frame.Frame`), or None.
+
+    Checkpoints written since the frame was introduced store it in
+    ``extra["frame"]`` (see :func:`graphops.data.frame.training_frame`). For
+    older ones it is recomputed from the training split of the run config's
+    dataset when that is still on disk (``recompute``); otherwise None (the
+    caller falls back to the problem's own frame).
+
+    Parameters
+    ----------
+    meta : mapping
+        The ``meta`` of :func:`load_model`.
+    path : path-like
+        The checkpoint (for error messages).
+    recompute : bool
+        Recompute a missing frame from the training dataset.
+
+    Raises
+    ------
+    CheckpointError
+        A stored frame that cannot be read.
+    """
+    from ..data.frame import Frame, frame_from_graphs
+
+    stored = (meta.get("extra") or {}).get("frame")
+    if stored is not None:
+        try:
+            return Frame.from_dict(stored, source="checkpoint")
+        except (ValueError, KeyError, TypeError):
+            raise CheckpointError("the checkpoint's training frame is malformed", path) from None
+    run_config = meta.get("run_config")
+    if not recompute or not isinstance(run_config, Mapping) or not (run_config.get("data") or {}).get("root"):
+        return None
+    try:
+        from .config import load_run_config
+        from .trainer import split_run_data
+
+        config = load_run_config(dict(run_config))
+        config["data"]["cache"] = False  # one pass over the graphs: no need to keep them
+        train_set = split_run_data(config)[0]
+        return frame_from_graphs(train_set, source="dataset")
+    except (GraphopsError, ImportError, OSError, ValueError, KeyError, TypeError):
+        return None  # dataset gone, moved or changed: the problem's frame is used instead

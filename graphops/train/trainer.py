@@ -37,6 +37,7 @@ from torch_geometric.data import Data
 from torch_geometric.loader import DataLoader
 from tqdm.auto import tqdm
 
+from ..data.frame import training_frame
 from ..errors import CheckpointError, ConfigError, DataError
 from ..utils.atomic import atomic_write, writable_dir
 from .checkpoint import ModelBuilder, load_checkpoint, model_config_of, save_checkpoint, set_rng_state
@@ -254,6 +255,7 @@ class Trainer:
                 "finished": self.finished,
                 "stopped_early": self.stopped_early,
                 "dataset": self.dataset_info(),
+                "frame": training_frame(self.train_data),  # geometric frame + field ranges for predict
             },
         )
 

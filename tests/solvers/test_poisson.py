@@ -4,6 +4,7 @@ import pytest
 import skfem
 
 from graphops.errors import ConfigError, MeshError
+from graphops.mesh import Mesh
 from graphops.geometry import polygon_with_holes, solid_with_holes
 from graphops.solvers import poisson_fem, solve_poisson
 
@@ -111,10 +112,11 @@ def test_3d_patch_tests_are_exact():
     assert np.abs(u2 - quad(mesh.points.T)).max() < 1e-9
 
 
-def test_errors_are_clear(quad_mesh):
+def test_errors_are_clear():
     mesh = polygon_with_holes(1, 0.1, num_holes=1)
-    with pytest.raises(MeshError, match="triangle or tetrahedron"):
-        solve_poisson(quad_mesh)
+    bent = Mesh(np.array([[0.0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]]), {"triangle": np.array([[0, 1, 2], [0, 2, 3]])})
+    with pytest.raises(MeshError, match="need a 2D mesh or a 3D volume mesh, this is a surface mesh in 3D"):
+        solve_poisson(bent)
     with pytest.raises(MeshError, match="no physical group 'inlet'"):
         solve_poisson(mesh, dirichlet="inlet")
     with pytest.raises(ConfigError, match="positive"):
