@@ -220,6 +220,30 @@ def import_speed(args, work: Path) -> List[Dict]:
     return rows
 
 
+def cpu_per_file(work: Path, count: int = 64) -> Dict[str, float]:
+    """CPU seconds per file of the import work (read + check + build arrays, and shard writing), in this
+    process: what the wall time per file would be on an idle core, whatever else runs on the machine."""
+    from graphops.data.import_spec import parse_spec
+    from graphops.data.importer import SHARD_COMPRESSION, Source, import_sample
+    from graphops.data.shards import write_shard
+
+    spec = parse_spec(example.HEAT_SPEC)
+    files = sorted((work / "speed" / "files").glob("*.vtu"))[:count]
+    start = time.process_time()
+    samples = []
+    for i, f in enumerate(files):
+        sample = import_sample(spec, Source(str(f)), None)
+        sample["index"] = np.asarray(i, dtype=np.int64)
+        samples.append(sample)
+    read = (time.process_time() - start) / len(files)
+    start = time.process_time()
+    for s in range(0, len(samples), 32):
+        write_shard(work / "speed" / "cpu-shard.npz", samples[s : s + 32], compresslevel=SHARD_COMPRESSION)
+    write = (time.process_time() - start) / len(files)
+    return {"files": len(files), "read_cpu_s": round(read, 4), "write_cpu_s": round(write, 4),
+            "total_cpu_s": round(read + write, 4)}
+
+
 def _table(columns, rows) -> List[str]:
     fmt = lambda v: f"{v:.3g}" if isinstance(v, float) else ("—" if v is None else str(v))  # noqa: E731
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
@@ -227,9 +251,10 @@ def _table(columns, rows) -> List[str]:
     return lines
 
 
-def write(acc: List[Dict], speed: List[Dict], args) -> None:
+def write(acc: List[Dict], speed: List[Dict], args, cpu: Dict | None = None, load: float | None = None) -> None:
     payload = {"benchmark": "import", "machine": machine(), "epochs": args.epochs, "accuracy": acc,
-               "import_speed": speed, "load_average": os.getloadavg()[0]}
+               "import_speed": speed, "cpu_per_file": cpu,
+               "load_average": os.getloadavg()[0] if load is None else load}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "import.json").write_text(json.dumps(payload, indent=2) + "\n")
     m = payload["machine"]
@@ -239,6 +264,14 @@ def write(acc: List[Dict], speed: List[Dict], args) -> None:
     lines += _table(["case", "model", "nodes", "test rel L2", "new shape rel L2", "train s"], acc)
     lines += ["", "## Import speed", ""]
     lines += _table(["files", "nodes per file", "workers", "seconds", "files/s", "input MiB", "dataset MiB"], speed)
+    cpu = payload.get("cpu_per_file")
+    if cpu:
+        lines += ["", f"CPU time per file, measured in one process over {cpu['files']} files: "
+                  f"{cpu['read_cpu_s'] * 1000:.0f} ms to read and check it and build its arrays (meshio's VTU "
+                  f"reader is most of it), {cpu['write_cpu_s'] * 1000:.0f} ms to write it into a shard (zlib level "
+                  f"1), {cpu['total_cpu_s'] * 1000:.0f} ms in all. On 2 idle cores, 1,000 such files would take "
+                  f"about {1000 * cpu['total_cpu_s'] / 2:.0f} s plus the start of the worker processes (about "
+                  "2 s); the wall times in the table above are longer by the machine's load."]
     lines += ["", f"Measured {m['date']} on {m['cpu_count']} CPU cores shared with other jobs (1-minute load "
               f"average at the end: {payload['load_average']:.1f}), Python {m['python']}, numpy {m['numpy']}, "
               f"torch {m['torch']}.",
@@ -252,17 +285,21 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="a few files and 2 epochs (checks the script)")
     ap.add_argument("--epochs", type=int, default=15)
     ap.add_argument("--work", type=Path, default=Path("/tmp/graphops-bench-import"), help="scratch folder")
-    ap.add_argument("--only", choices=("accuracy", "speed"), default=None)
+    ap.add_argument("--only", choices=("accuracy", "speed", "cpu"), default=None,
+                    help="run one part, keep the other parts' numbers from benchmarks/results/import.json")
     args = ap.parse_args(argv)
     import torch
 
     torch.set_num_threads(1)
     args.work.mkdir(parents=True, exist_ok=True)
     previous = json.loads((RESULTS / "import.json").read_text()) if (RESULTS / "import.json").exists() else {}
-    speed = import_speed(args, args.work) if args.only != "accuracy" else previous.get("import_speed", [])
-    acc = accuracy(args, args.work) if args.only != "speed" else previous.get("accuracy", [])
+    run = lambda part: args.only in (None, part)  # noqa: E731
+    speed = import_speed(args, args.work) if run("speed") else previous.get("import_speed", [])
+    cpu = cpu_per_file(args.work) if run("cpu") or run("speed") else previous.get("cpu_per_file")
+    acc = accuracy(args, args.work) if run("accuracy") else previous.get("accuracy", [])
     if not args.quick:
-        write(acc, speed, args)
+        load = previous.get("load_average") if args.only == "cpu" else None
+        write(acc, speed, args, cpu, load)
     else:
         print(json.dumps({"accuracy": acc, "import_speed": speed}, indent=2))
     return 0

@@ -67,7 +67,8 @@ def find_sources(inputs: Union[PathLike, Sequence[PathLike]]) -> List[Source]:
     Parameters
     ----------
     inputs : path-like or sequence
-        A folder (every readable mesh file directly in it), a glob pattern,
+        A folder (every mesh file directly in it; point-cloud formats such as
+        ``.csv`` are left out), a glob pattern,
         a file, or a list of these. One ``.xdmf`` file holding a temporal
         collection gives one sample per time step.
 
@@ -76,12 +77,13 @@ def find_sources(inputs: Union[PathLike, Sequence[PathLike]]) -> List[Source]:
     ConfigError
         Nothing matches, or a named file or folder does not exist.
     """
-    from ..io import supported_extensions
+    from ..io import POINT_CLOUD_EXTENSIONS, supported_extensions
 
     items = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
     if not items:
         raise ConfigError("no input files given")
-    extensions = tuple(supported_extensions())
+    # a folder scan skips point-cloud formats (.csv, .npy...): they hold no cells (and a scalars CSV may sit there)
+    extensions = tuple(e for e in supported_extensions() if e not in POINT_CLOUD_EXTENSIONS)
     files: List[str] = []
     for item in items:
         text = os.path.expanduser(os.fspath(item))

@@ -106,7 +106,7 @@ def test_scalars_from_csv_and_field_data(tmp_path):
     np.testing.assert_allclose(ds[0].f[:, 1].numpy(), 2.5)
     np.testing.assert_allclose(ds[1].f[:, 1].numpy(), -1.0)
     np.testing.assert_allclose(ds[0].f[:, 0].numpy(), 1 + pts[:, 0], rtol=1e-6)
-    csv = tmp_path / "params.csv"
+    csv = tmp_path / "files" / "params.csv"  # beside the meshes: the folder scan leaves it out
     csv.write_text("file,load,shape\na.vtu,7,1\nb,8,0\n")
     out = import_dataset([a, b], {**SPEC, "scalars": ["load"], "family": "shape", "scalars_csv": str(csv)},
                          tmp_path / "csv", progress=False)
