@@ -45,7 +45,8 @@ def sample_graph(mesh: Mesh, fields: Dict[str, np.ndarray], radius: Optional[flo
 
 
 class MeshDataset(Dataset):
-    """Samples of a dataset written by :func:`graphops.data.generate_dataset`, read lazily.
+    """Samples of a dataset written by :func:`graphops.data.generate_dataset` or
+    :func:`graphops.data.importer.import_dataset`, read lazily.
 
     Shards are loaded on first use and kept in a small LRU cache. Each item is
     the mesh graph of :func:`graphops.graph.mesh_to_graph` plus the problem's
@@ -55,8 +56,10 @@ class MeshDataset(Dataset):
       holds boundary values or fluxes and is zero at interior nodes),
     * ``bc_dirichlet`` ``(N,)`` bool (nodes with a prescribed value),
     * other node fields as stored (e.g. ``displacement`` ``(N, 2)``, ``u``),
-    * ``y`` ``(N, 1)`` float32: the problem's target (``u`` for Poisson, the
-      von Mises stress for elasticity),
+    * ``y`` ``(N, C)`` float32: the problem's target (``u`` for Poisson, the
+      von Mises stress for elasticity; an imported dataset's named targets side
+      by side, with ``f`` ``(N, C_in)`` and ``g`` ``(N, C_g)``, see
+      :mod:`graphops.data.imported`),
     * ``family`` (int, e.g. the number of cut-outs) and ``sample_id`` (int).
 
     Parameters
@@ -99,7 +102,8 @@ class MeshDataset(Dataset):
         self.manifest = read_manifest(self.dataset_root)
         if not self.manifest.get("complete"):
             raise DataError(
-                "the dataset is incomplete (generation was interrupted); re-run the same `graphops generate` command",
+                "the dataset is incomplete (generation or import was interrupted, or stopped at bad files); re-run "
+                "the same `graphops generate` / `graphops import` command",
                 self.dataset_root,
             )
         self.radius = radius

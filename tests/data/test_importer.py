@@ -310,3 +310,27 @@ def test_time_series_xdmf_is_many_samples(tmp_path, monkeypatch):
     for step, t in enumerate((0.0, 0.5, 1.0)):
         np.testing.assert_allclose(ds[step].y[:, 0].numpy(), t * pts[:, 0], rtol=1e-6)
         np.testing.assert_allclose(ds[step].f[:, 1].numpy(), t)  # the step's time as a scalar channel
+
+
+def test_geometry_only_inputs_reach_a_model(tmp_path):
+    """No input fields: f has 0 channels; the normaliser and a model built from the manifest still work."""
+    import torch
+
+    from graphops.data.imported import model_config_for
+    from graphops.models import build_model
+    from graphops.train.normalize import FieldNormalizer
+
+    out = import_dataset(good_files(tmp_path / "files", 2), {"targets": ["T"]}, tmp_path / "geo", progress=False)
+    ds = MeshDataset(out)
+    assert tuple(ds[0].f.shape) == (16, 0)
+    norm = FieldNormalizer(required=("y",)).fit([ds[0], ds[1]])
+    assert norm.scales["f"].numel() == 0
+    for name in ("meshgraphnet", "nuno"):
+        config = model_config_for({"name": name}, ds.manifest)
+        assert config["dim"] == 2 and config["out_channels"] == 1
+        model = build_model(config)
+        if name == "nuno":
+            model.fit_decomposition([ds[0]])
+        data = norm(ds[0])
+        data.batch = torch.zeros(16, dtype=torch.long)
+        assert tuple(model(data).shape) == (16, 1)
