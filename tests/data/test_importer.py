@@ -334,3 +334,20 @@ def test_geometry_only_inputs_reach_a_model(tmp_path):
         data = norm(ds[0])
         data.batch = torch.zeros(16, dtype=torch.long)
         assert tuple(model(data).shape) == (16, 1)
+
+
+def test_cli_spec_file_and_options(tmp_path, capsys):
+    from graphops.cli import main
+
+    files = good_files(tmp_path / "files", 2)
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "loads.csv").write_text("file,load\ns00.vtu,1.5\ns01.vtu,2.5\n")
+    spec = tmp_path / "specs" / "spec.yaml"
+    spec.write_text("inputs: [k]\ntargets: [T]\nscalars: [load]\nscalars_csv: loads.csv\n")  # relative to the YAML
+    assert main(["import", str(tmp_path / "files"), "--spec", str(spec), "--out", str(tmp_path / "a"), "--quiet"]) == 0
+    assert "imported 2 of 2 sample(s), 2D: 2 input channel(s), 1 target channel(s)" in capsys.readouterr().out
+    assert [float(MeshDataset(tmp_path / "a")[i].f[0, 1]) for i in range(2)] == [1.5, 2.5]
+    assert main(["import", *map(str, files), "--spec", str(spec), "--targets", "T", "--out", str(tmp_path / "b")]) == 2
+    assert "--targets and --spec both give the spec" in capsys.readouterr().err
+    assert main(["import", str(files[0]), "--inputs", "k", "--out", str(tmp_path / "c")]) == 2
+    assert "name the target point fields" in capsys.readouterr().err
