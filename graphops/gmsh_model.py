@@ -91,6 +91,9 @@ def mesh_from_gmsh_model(source: Optional[str] = None) -> Mesh:
     node_tags = np.asarray(node_tags, dtype=np.int64)
     order = np.argsort(node_tags, kind="stable")  # keep the file's node numbering
     node_tags = node_tags[order]
+    if len(node_tags) > 1 and np.any(node_tags[1:] == node_tags[:-1]):
+        # gmsh renumbers a node tagged 0 (old MSH2 files count from 0) onto another node's tag
+        raise MeshError("gmsh gave two nodes the same node tag (does the file number its nodes from 0?)", source)
     points = np.asarray(coords, dtype=np.float64).reshape(-1, 3)[order]
     index = np.full(int(node_tags.max()) + 1, -1, dtype=np.int64)
     index[node_tags] = np.arange(len(node_tags))

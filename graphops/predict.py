@@ -235,6 +235,8 @@ def predict(
                          "magnitudes and the prediction multiplied by it (the problem is linear in them)")
     elif rescale and law is None:
         notes.append(f"no similarity law is known for {problem.name!r}: the mesh is used as it is")
+    elif rescale:
+        notes.append("the checkpoint records no training frame (and its dataset is gone): the mesh is used as it is")
     _require_finite(model_fields, "input in the training frame", mesh, float32=True)
 
     data = sample_graph(frame_map.mesh(mesh), model_fields, radius=info.get("radius"))

@@ -37,3 +37,18 @@ def test_group_lookup(t1_geo):
     assert m.group(5).name == "5" and m.group("My surface").dim == 2
     with pytest.raises(MeshError, match="no physical group 'nope'"):
         m.group("nope")
+
+
+@pytest.mark.parametrize(
+    "points,cells,kind",
+    [
+        (np.random.rand(4, 2), {"triangle": [[0, 1, 2]]}, "2D mesh"),
+        (np.random.rand(4, 3), {"tetra": [[0, 1, 2, 3]]}, "3D mesh"),
+        (np.random.rand(4, 3), {"quad": [[0, 1, 2, 3]]}, "surface mesh in 3D"),
+        (np.random.rand(4, 3), {"line": [[0, 1]]}, "curve mesh in 3D"),
+        (np.random.rand(4, 2), {"line": [[0, 1]]}, "curve mesh in 2D"),
+        (np.random.rand(4, 3), {}, "3D point cloud"),
+    ],
+)
+def test_kind_names_what_the_mesh_is(points, cells, kind):
+    assert Mesh(points, cells).kind == kind

@@ -46,6 +46,8 @@ RANGE_SLACK = 1e-6
 #: settings: their ranges are widened by this fraction of the training median before a value counts as outside.
 MESH_STAT_MARGIN = 0.1
 MESH_STATS = ("num_nodes", "element_size", "boundary_share")
+#: Extents and aspect within 1% of the training ones count as inside (a 1473 x 1474 part is a square).
+SHAPE_MARGIN = 0.01
 #: Training samples summarised at most (evenly spaced over the training set).
 MAX_SAMPLES = 1000
 FORMAT = 1
@@ -400,7 +402,8 @@ def ood_report(frame: Frame, descriptors: Mapping[str, float], linear_inputs: Se
     OODReport
         Checked: node count, element size, boundary share (each range
         widened by :data:`MESH_STAT_MARGIN` of its median), aspect and the
-        extents against their per-sample training ranges; the smallest and
+        extents (widened by :data:`SHAPE_MARGIN`) against their per-sample
+        training ranges; the smallest and
         largest value of every field the training data also has (``NAME.min``,
         ``NAME.max``, the output as ``output.*``) against the range of values
         the training data spans; the balance of each pair of linear inputs
@@ -430,7 +433,8 @@ def ood_report(frame: Frame, descriptors: Mapping[str, float], linear_inputs: Se
         if span is None:
             continue
         value = float(descriptors[name])
-        margin = MESH_STAT_MARGIN * abs(float(np.median(frame.descriptors[name]))) if name in MESH_STATS else 0.0
+        share = MESH_STAT_MARGIN if name in MESH_STATS else SHAPE_MARGIN if name == "aspect" or name.startswith("extent_") else 0.0
+        margin = share * abs(float(np.median(frame.descriptors[name]))) if share else 0.0
         report.entries.append({"quantity": name, "value": value, "low": span[0], "high": span[1],
                                "inside": _inside(value, span[0] - margin, span[1] + margin)})
     return report

@@ -6,23 +6,25 @@ C++ exception it does not catch (``std::terminate``, SIGABRT, exit 134). Both
 would take the Python process that called gmsh down with them. Here the work
 happens in a fresh Python interpreter (``python -m graphops.io.isolated``,
 about half a second of start-up); the parent gets the :class:`~graphops.mesh.Mesh`
-back through a pickle in a private temporary folder, and any way the child
-ends without one becomes a one-line :class:`~graphops.errors.MeshError`
-naming the file.
+back through a pipe (its arrays in ``.npz`` form, everything else as JSON:
+no pickles), and any way the child ends without one becomes a one-line
+:class:`~graphops.errors.MeshError` naming the file.
 """
 from __future__ import annotations
 
+import io
+import json
 import os
-import pickle
 import signal
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
 
 from ..errors import MeshError
-from ..mesh import Mesh
+from ..mesh import Mesh, PhysicalGroup
 
 #: What the child can be asked to do: reader name -> "module:function" taking (path, **options) -> Mesh.
 READERS = {
@@ -73,6 +75,11 @@ def _describe_exit(returncode: int, stderr: str) -> str:
 def read_in_child(path: str, reader: str, timeout: Optional[float] = None, **options: Any) -> Mesh:
     """Read ``path`` with one of :data:`READERS` in a child Python process.
 
+    The request goes to the child on its stdin (JSON) and the result comes
+    back on its stdout (the child sends everything gmsh prints to stderr), so
+    nothing is written to disk: a full disk or a file-size limit does not
+    stop the read.
+
     Parameters
     ----------
     path : str
@@ -96,35 +103,90 @@ def read_in_child(path: str, reader: str, timeout: Optional[float] = None, **opt
     """
     if reader not in READERS:
         raise ValueError(f"unknown isolated reader {reader!r}")
-    with tempfile.TemporaryDirectory(prefix="graphops-gmsh-") as tmp:
-        request = Path(tmp) / "request.pkl"
-        result = Path(tmp) / "result.pkl"
-        with open(request, "wb") as handle:
-            pickle.dump({"target": READERS[reader], "path": str(path), "options": options}, handle)
-        try:
-            proc = subprocess.run(
-                [sys.executable, "-m", "graphops.io.isolated", str(request), str(result)],
-                stdin=subprocess.DEVNULL, capture_output=True, env=_child_env(), timeout=timeout,
-            )
-        except subprocess.TimeoutExpired:
-            raise MeshError(f"gmsh took longer than {timeout:g} s on this file and was stopped", path) from None
-        if not result.exists():
-            raise MeshError(_describe_exit(proc.returncode, proc.stderr.decode("utf-8", "replace")), path)
-        with open(result, "rb") as handle:
-            status, payload = pickle.load(handle)
+    request = json.dumps({"target": READERS[reader], "path": str(path), "options": options}).encode()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "graphops.io.isolated"],
+            input=request, capture_output=True, env=_child_env(), timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        raise MeshError(f"gmsh took longer than {timeout:g} s on this file and was stopped", path) from None
+    try:
+        status, payload = decode_outcome(proc.stdout)
+    except Exception:  # nothing, or a result cut short: the child did not finish
+        raise MeshError(_describe_exit(proc.returncode, proc.stderr.decode("utf-8", "replace")), path) from None
     if status == "ok":
         return payload
     raise MeshError(payload, path)
 
 
-def _run_request(request_path: str) -> tuple:
+def encode_outcome(status: str, payload: Any) -> bytes:
+    """``("ok", Mesh)`` or ``("error", message)`` as ``.npz`` bytes: arrays numbered, their roles in JSON."""
+    arrays: List[np.ndarray] = []
+    roles: List[list] = []
+
+    def add(role: list, values: np.ndarray) -> None:
+        roles.append(role)
+        arrays.append(np.asarray(values))
+
+    meta: Dict[str, Any] = {"status": status}
+    if status == "ok":
+        mesh = payload
+        meta["source"] = mesh.source
+        add(["points"], mesh.points)
+        for ctype, conn in mesh.cells.items():
+            add(["cells", ctype], conn)
+        for name, values in mesh.point_data.items():
+            add(["point_data", name], values)
+        for name, blocks in mesh.cell_data.items():
+            for ctype, values in blocks.items():
+                add(["cell_data", name, ctype], values)
+        meta["groups"] = [[g.name, g.dim, g.tag] for g in mesh.groups.values()]
+        for i, group in enumerate(mesh.groups.values()):
+            for ctype, conn in group.cells.items():
+                add(["group", i, ctype], conn)
+    else:
+        meta["message"] = str(payload)
+    meta["roles"] = roles
+    buffer = io.BytesIO()
+    np.savez(buffer, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+             **{f"a{i}": a for i, a in enumerate(arrays)})
+    return buffer.getvalue()
+
+
+def decode_outcome(data: bytes) -> Tuple[str, Any]:
+    """Inverse of :func:`encode_outcome` (``np.load`` with ``allow_pickle=False``)."""
+    with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+        meta = json.loads(archive["meta"].tobytes().decode())
+        arrays = [archive[f"a{i}"] for i in range(len(meta["roles"]))]
+    if meta["status"] != "ok":
+        return meta["status"], meta["message"]
+    points = None
+    cells: Dict[str, np.ndarray] = {}
+    point_data: Dict[str, np.ndarray] = {}
+    cell_data: Dict[str, Dict[str, np.ndarray]] = {}
+    group_cells: Dict[int, Dict[str, np.ndarray]] = {}
+    for role, values in zip(meta["roles"], arrays):
+        if role[0] == "points":
+            points = values
+        elif role[0] == "cells":
+            cells[role[1]] = values
+        elif role[0] == "point_data":
+            point_data[role[1]] = values
+        elif role[0] == "cell_data":
+            cell_data.setdefault(role[1], {})[role[2]] = values
+        else:
+            group_cells.setdefault(role[1], {})[role[2]] = values
+    groups = {name: PhysicalGroup(name, dim, tag, group_cells.get(i, {})) for i, (name, dim, tag) in enumerate(meta["groups"])}
+    return "ok", Mesh(points, cells, point_data, cell_data, groups, meta["source"])
+
+
+def _run_request(request: dict) -> tuple:
     """The child's work: run the requested reader; a graphops error travels back as its message."""
     import importlib
 
     from ..errors import GraphopsError
 
-    with open(request_path, "rb") as handle:
-        request = pickle.load(handle)
     module_name, func_name = request["target"].split(":")
     func = getattr(importlib.import_module(module_name), func_name)
     try:
@@ -136,14 +198,15 @@ def _run_request(request_path: str) -> tuple:
         return "error", f"gmsh failed on this file ({text[0] if text else type(exc).__name__})"
 
 
-def main(argv: Optional[list] = None) -> int:
-    """Child entry point: ``python -m graphops.io.isolated REQUEST RESULT``."""
-    request_path, result_path = (argv if argv is not None else sys.argv[1:])[:2]
-    outcome = _run_request(request_path)
-    partial = result_path + ".part"
-    with open(partial, "wb") as handle:
-        pickle.dump(outcome, handle, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(partial, result_path)  # the parent sees a complete result or none
+def main() -> int:
+    """Child entry point: ``python -m graphops.io.isolated`` with the JSON request on stdin."""
+    request = json.loads(sys.stdin.buffer.read().decode())
+    sys.stdout.flush()
+    result_fd = os.dup(1)
+    os.dup2(2, 1)  # what gmsh and OpenCASCADE print goes to stderr; stdout carries the result only
+    outcome = _run_request(request)
+    with os.fdopen(result_fd, "wb") as out:
+        out.write(encode_outcome(*outcome))
     return 0
 
 

@@ -123,10 +123,17 @@ _GMSH_REFUSALS_FOR_MESHIO = ("partition",)
 
 
 def _read_msh(path: Path) -> Mesh:
-    """A .msh file through gmsh; one gmsh refuses for its partitions goes through meshio."""
+    """A .msh file through gmsh.
+
+    An old ASCII MSH 2 file numbering its nodes from 0 is read from a copy
+    numbered from 1 (:mod:`.msh2_zero_based`); one gmsh refuses for its
+    partitions goes through meshio.
+    """
     try:
         return read_gmsh_file(str(path))
     except MeshError as exc:
+        if "same node tag" in exc.problem:
+            return _read_renumbered(path, exc)
         if not any(word in exc.problem.lower() for word in _GMSH_REFUSALS_FOR_MESHIO):
             raise
         gmsh_problem = exc.problem
@@ -134,6 +141,26 @@ def _read_msh(path: Path) -> Mesh:
         return _read_with_meshio(path)
     except MeshError as exc:
         raise MeshError(f"{gmsh_problem}; meshio could not read it either ({exc.problem})", path) from None
+
+
+def _read_renumbered(path: Path, original: MeshError) -> Mesh:
+    import tempfile
+
+    from .msh2_zero_based import renumbered_copy
+
+    try:
+        with tempfile.TemporaryDirectory(prefix="graphops-msh-") as tmp:
+            copy = renumbered_copy(path, Path(tmp))
+            if copy is None:
+                raise MeshError(original.problem, path) from None
+            try:
+                mesh = read_gmsh_file(str(copy))
+            except MeshError as exc:
+                raise MeshError(exc.problem, path) from None
+    except OSError as exc:  # no room for the renumbered copy
+        raise MeshError(f"{original.problem}; could not write a renumbered copy ({exc.strerror or exc})", path) from None
+    mesh.source = str(path)
+    return mesh
 
 
 def _check_ply_header(path: Path) -> None:

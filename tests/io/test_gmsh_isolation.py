@@ -74,3 +74,26 @@ def test_broken_geo_error_comes_back_from_the_child(tmp_path):
     geo.write_text("Point(1) = {0, 0, 0\n")
     with pytest.raises(MeshError, match=r"broken\.geo: gmsh cannot read this file"):
         read_mesh(geo)
+
+
+def test_outcome_round_trip_keeps_every_part_of_the_mesh():
+    import numpy as np
+
+    from graphops.mesh import Mesh, PhysicalGroup
+
+    mesh = Mesh(
+        np.random.rand(5, 3),
+        {"tetra": np.array([[0, 1, 2, 3], [1, 2, 3, 4]]), "triangle": np.array([[0, 1, 2]])},
+        {"u": np.arange(5.0), "v": np.ones((5, 3))},
+        {"region": {"tetra": np.array([7, 8])}},
+        {"solid": PhysicalGroup("solid", 3, 4, {"tetra": np.array([[0, 1, 2, 3]])}), "empty": PhysicalGroup("empty", 2)},
+        source="part.step",
+    )
+    status, back = isolated.decode_outcome(isolated.encode_outcome("ok", mesh))
+    assert status == "ok" and back.source == "part.step"
+    np.testing.assert_array_equal(back.points, mesh.points)
+    assert {t: c.tolist() for t, c in back.cells.items()} == {t: c.tolist() for t, c in mesh.cells.items()}
+    assert back.point_data["v"].shape == (5, 3) and back.cell_data["region"]["tetra"].tolist() == [7, 8]
+    assert [(g.name, g.dim, g.tag) for g in back.groups.values()] == [("solid", 3, 4), ("empty", 2, -1)]
+    assert back.groups["solid"].cells["tetra"].tolist() == [[0, 1, 2, 3]] and back.groups["empty"].cells == {}
+    assert isolated.decode_outcome(isolated.encode_outcome("error", "no surfaces")) == ("error", "no surfaces")

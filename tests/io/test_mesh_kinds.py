@@ -139,38 +139,57 @@ def test_t1_geo_from_gmsh_tutorials():
     assert any(g.dim == 2 for g in mesh.groups.values()) and any(g.dim == 1 for g in mesh.groups.values())
 
 
-# An old-style partitioned MSH 2.0 file numbering its elements from 0, as gmsh's own
-# benchmarks/misc/partitions.msh: gmsh's partition conversion refused it ("All elements are not partitioned").
+# An old-style partitioned MSH 2.0 file numbering its nodes and elements from 0, as gmsh's own
+# benchmarks/misc/partitions.msh: gmsh's partition conversion refused it ("All elements are not
+# partitioned"), and gmsh and meshio both put node 0 in the wrong place once that was off.
 OLD_PARTITIONED = """$MeshFormat
 2 0 8
 $EndMeshFormat
 $Nodes
 5
+0 1 1 0
 1 0 0 0
 2 1 0 0
-3 1 1 0
-4 0 1 0
-5 0.5 0.5 0
+3 0 1 0
+4 0.5 0.5 0
 $EndNodes
 $Elements
 8
 0 1 3 1 1 1 1 2
-1 1 3 1 2 1 2 3
-2 1 3 1 3 2 3 4
-3 1 3 1 4 2 4 1
-4 2 3 2 5 1 1 2 5
-5 2 3 2 5 1 2 3 5
-6 2 3 2 5 2 3 4 5
-7 2 3 2 5 2 4 1 5
+1 1 3 1 2 1 2 0
+2 1 3 1 3 2 0 3
+3 1 3 1 4 2 3 1
+4 2 3 2 5 1 1 2 4
+5 2 3 2 5 1 2 0 4
+6 2 3 2 5 2 0 3 4
+7 2 3 2 5 2 3 1 4
 $EndElements
+$NodeData
+1
+"x"
+1
+0.0
+3
+0
+1
+5
+0 1.0
+1 0.0
+2 1.0
+3 0.0
+4 0.5
+$EndNodeData
 """
 
 
-def test_old_style_partitioned_msh2(tmp_path):
+def test_old_style_partitioned_msh2_numbered_from_zero(tmp_path):
     path = tmp_path / "partitions.msh"
     path.write_text(OLD_PARTITIONED)
     mesh = read_mesh(path)
-    assert mesh.kind == "2D mesh" and len(mesh.cells["triangle"]) == 4 and len(mesh.cells["line"]) == 4
+    assert mesh.kind == "2D mesh" and mesh.num_points == 5 and mesh.source == str(path)
+    assert len(mesh.cells["triangle"]) == 4 and len(mesh.cells["line"]) == 4
     p = mesh.points[mesh.cells["triangle"]]
     a, b = p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]
-    assert 0.5 * np.abs(a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]).sum() == pytest.approx(1.0)
+    area = 0.5 * (a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0])
+    assert np.abs(area).sum() == pytest.approx(1.0) and area.min() > 0  # each triangle in its place
+    np.testing.assert_array_equal(mesh.point_data["x"], mesh.points[:, 0])  # node data follows its nodes

@@ -157,3 +157,27 @@ def test_split_mesh_keeps_the_volume_and_neumann_groups():
     ref = exact(mesh.points.T)
     np.testing.assert_allclose(u - u.mean(), ref - ref.mean(), atol=5e-2)
     assert abs(sol.source_shift) < 1e-10
+
+
+def test_hexahedron_next_to_pyramids_is_split_conformingly():
+    """A unit hex beside a unit cube cut into six pyramids at its centre: they share a quad face."""
+    from graphops.mesh import Mesh
+
+    corners = np.array([[x, y, z] for z in (0, 1) for y in (0, 1) for x in (0, 1, 2)], dtype=float)
+    idx = lambda x, y, z: x + 3 * y + 6 * z  # noqa: E731
+    hexa = [idx(0, 0, 0), idx(1, 0, 0), idx(1, 1, 0), idx(0, 1, 0), idx(0, 0, 1), idx(1, 0, 1), idx(1, 1, 1), idx(0, 1, 1)]
+    points = np.vstack([corners, [[1.5, 0.5, 0.5]]])
+    apex = len(points) - 1
+    faces = [  # the six faces of the cube [1, 2] x [0, 1]^2, each a pyramid base
+        [idx(1, 0, 0), idx(1, 1, 0), idx(1, 1, 1), idx(1, 0, 1)], [idx(2, 0, 0), idx(2, 0, 1), idx(2, 1, 1), idx(2, 1, 0)],
+        [idx(1, 0, 0), idx(1, 0, 1), idx(2, 0, 1), idx(2, 0, 0)], [idx(1, 1, 0), idx(2, 1, 0), idx(2, 1, 1), idx(1, 1, 1)],
+        [idx(1, 0, 0), idx(2, 0, 0), idx(2, 1, 0), idx(1, 1, 0)], [idx(1, 0, 1), idx(1, 1, 1), idx(2, 1, 1), idx(2, 0, 1)],
+    ]
+    mesh = Mesh(points, {"hexahedron": [hexa], "pyramid": [f + [apex] for f in faces]})
+    fm = fem_mesh(mesh)
+    p = fm.sk.p[:, fm.sk.t]
+    a, b, c = (p[:, i] - p[:, 0] for i in (1, 2, 3))
+    assert np.abs(np.einsum("ij,ij->j", a, np.cross(b, c, axis=0))).sum() / 6 == pytest.approx(2.0, rel=1e-12)
+    assert len(fm.sk.boundary_facets()) == 10 * 4  # 10 outer quad faces, 4 triangles each: the shared face is interior
+    linear = lambda x: 1.0 + x[0] - 2 * x[1] + 3 * x[2]  # noqa: E731
+    np.testing.assert_allclose(solve_poisson(mesh, g=linear), linear(mesh.points.T), atol=1e-12)
