@@ -29,7 +29,7 @@ workers.
 
 Run: .venv/bin/python benchmarks/import.py [--quick] [--work DIR]
 (``--quick``: a few files and epochs, to check the script). Torch runs on one
-thread per process; the training runs are niced-friendly but take a few minutes each.
+thread per process; each training run takes a few minutes on 2 cores (run it with ``nice``).
 """
 from __future__ import annotations
 
