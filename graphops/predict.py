@@ -105,8 +105,11 @@ def training_problem(meta: Mapping[str, Any], name: str):
         Whether the options came from the dataset manifest.
     """
     from .data.generate import read_manifest
+    from .data.imported import IMPORTED_PROBLEM, imported_problem
     from .data.problems import get_problem
 
+    if name == IMPORTED_PROBLEM:  # its fields are recorded in the checkpoint (graphops.data.imported)
+        return imported_problem(meta), True
     root = ((meta.get("run_config") or {}).get("data") or {}).get("root")
     if root:
         try:

@@ -15,7 +15,7 @@ from typing import List, Optional
 from ..errors import GraphopsError
 
 #: Subcommand modules, in the order ``graphops --help`` lists them.
-COMMAND_MODULES = ["info", "generate", "train", "evaluate", "predict", "decompose", "rollout"]
+COMMAND_MODULES = ["info", "generate", "import_", "train", "evaluate", "predict", "decompose", "rollout"]
 
 
 def build_parser() -> argparse.ArgumentParser:

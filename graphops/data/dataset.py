@@ -45,7 +45,8 @@ def sample_graph(mesh: Mesh, fields: Dict[str, np.ndarray], radius: Optional[flo
 
 
 class MeshDataset(Dataset):
-    """Samples of a dataset written by :func:`graphops.data.generate_dataset`, read lazily.
+    """Samples of a dataset written by :func:`graphops.data.generate_dataset` or
+    :func:`graphops.data.importer.import_dataset`, read lazily.
 
     Shards are loaded on first use and kept in a small LRU cache. Each item is
     the mesh graph of :func:`graphops.graph.mesh_to_graph` plus the problem's
@@ -55,8 +56,10 @@ class MeshDataset(Dataset):
       holds boundary values or fluxes and is zero at interior nodes),
     * ``bc_dirichlet`` ``(N,)`` bool (nodes with a prescribed value),
     * other node fields as stored (e.g. ``displacement`` ``(N, 2)``, ``u``),
-    * ``y`` ``(N, 1)`` float32: the problem's target (``u`` for Poisson, the
-      von Mises stress for elasticity),
+    * ``y`` ``(N, C)`` float32: the problem's target (``u`` for Poisson, the
+      von Mises stress for elasticity; an imported dataset's named targets side
+      by side, with ``f`` ``(N, C_in)`` and ``g`` ``(N, C_g)``, see
+      :mod:`graphops.data.imported`),
     * ``family`` (int, e.g. the number of cut-outs) and ``sample_id`` (int).
 
     Parameters
@@ -99,14 +102,17 @@ class MeshDataset(Dataset):
         self.manifest = read_manifest(self.dataset_root)
         if not self.manifest.get("complete"):
             raise DataError(
-                "the dataset is incomplete (generation was interrupted); re-run the same `graphops generate` command",
+                "the dataset is incomplete (generation or import was interrupted, or stopped at bad files); re-run "
+                "the same `graphops generate` / `graphops import` command",
                 self.dataset_root,
             )
         self.radius = radius
         self.cache_size = max(1, int(cache_size))
         self._cache: "OrderedDict[int, Dict[str, np.ndarray]]" = OrderedDict()
-        n = int(self.manifest["n"])
         self._shard_size = int(self.manifest["shard_size"])
+        # stored sample indices (an import that skipped bad files leaves gaps)
+        self._ids = np.asarray(self.manifest.get("indices", range(int(self.manifest["n"]))), dtype=np.int64)
+        n = len(self._ids)
         all_families = np.asarray(self.manifest["families"], dtype=np.int64)
         if len(all_families) != n:
             raise DataError(f"manifest lists {len(all_families)} families for {n} samples", self.dataset_root / "manifest.json")
@@ -128,7 +134,7 @@ class MeshDataset(Dataset):
         return int(len(self._samples))
 
     def get(self, idx: int) -> Data:
-        sample_id = int(self._samples[idx])
+        sample_id = int(self._ids[self._samples[idx]])
         sample, path = self._sample(sample_id)
         mesh = self._mesh(sample, path)
         fields = {name: sample[name] for name in self.manifest["node_fields"] if name in sample}
@@ -150,8 +156,8 @@ class MeshDataset(Dataset):
         return self._families[self._samples[np.asarray(self.indices(), dtype=np.int64)]]
 
     def sample_ids(self) -> np.ndarray:
-        """Dataset sample index ``(len(self),)`` of each item."""
-        return self._samples[np.asarray(self.indices(), dtype=np.int64)]
+        """Dataset sample index ``(len(self),)`` of each item (the stored ``index``)."""
+        return self._ids[self._samples[np.asarray(self.indices(), dtype=np.int64)]]
 
     def raw_sample(self, i: int) -> Dict[str, np.ndarray]:
         """The stored arrays of item ``i`` (validated, numpy)."""
@@ -179,6 +185,8 @@ class MeshDataset(Dataset):
     def _sample(self, sample_id: int) -> Tuple[Dict[str, np.ndarray], Path]:
         shard, pos = divmod(sample_id, self._shard_size)
         arrays, path = self._shard(shard)
+        if pos >= len(arrays["index"]) or int(arrays["index"][pos]) != sample_id:  # a shard with skipped samples
+            pos = int(np.searchsorted(arrays["index"], sample_id))
         if pos >= len(arrays["index"]) or int(arrays["index"][pos]) != sample_id:
             raise DataError(f"shard does not hold sample {sample_id} where the manifest puts it", path)
         sample = unpack_sample(arrays, pos)
@@ -190,10 +198,15 @@ class MeshDataset(Dataset):
     def _mesh(self, sample: Dict[str, np.ndarray], path: Path) -> Mesh:
         points = np.asarray(sample["points"], dtype=np.float64)
         cells = np.asarray(sample["cells"], dtype=np.int64)
-        ctype = {(2, 3): "triangle", (3, 4): "tetra"}.get((points.shape[1], cells.shape[1]))
-        if ctype is None:
-            raise DataError(f"sample has cells of {cells.shape[1]} nodes in {points.shape[1]}D", path)
-        cell_blocks = {ctype: cells}
+        if "cell_type" in sample:  # imported: one padded block of any volume cell types
+            from .imported import cells_from_block
+
+            cell_blocks = cells_from_block(cells, sample["cell_type"])
+        else:
+            ctype = {(2, 3): "triangle", (3, 4): "tetra"}.get((points.shape[1], cells.shape[1]))
+            if ctype is None:
+                raise DataError(f"sample has cells of {cells.shape[1]} nodes in {points.shape[1]}D", path)
+            cell_blocks = {ctype: cells}
         groups: Dict[str, PhysicalGroup] = {}
         facets, codes = sample.get("facets"), sample.get("facet_group")
         if facets is not None and len(facets):

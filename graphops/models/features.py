@@ -4,10 +4,16 @@ Every model reads the same fields of a ``Data`` / ``Batch`` (see
 :data:`INPUT_FIELDS`): the graph built by :func:`graphops.graph.mesh_to_graph`
 plus the problem fields ``f`` (source), ``g`` (boundary value: Dirichlet value or
 Neumann flux, 0 inside) and ``bc_dirichlet`` (Dirichlet flag).
+
+``f`` and ``g`` may have several channels, ``(N, C_in)`` and ``(N, C_g)``
+(imported datasets put every named input field and scalar in ``f``, a vector
+boundary field in ``g``; see :mod:`graphops.data.imported`); a model built with
+``in_channels`` / ``boundary_channels`` checks that the data has that many.
+The built-in problems have one channel each, stored as ``(N,)``.
 """
 from __future__ import annotations
 
-from typing import Iterable, Optional, Tuple
+from typing import Dict, Iterable, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -29,17 +35,29 @@ INPUT_FIELDS: Tuple[str, ...] = (
 )
 
 
-def node_feature_size(dim: int, with_g: bool) -> int:
-    """Width of :func:`node_features`: pos, f, [g], flag, distance, direction, Dirichlet flag."""
-    return 2 * dim + 4 + int(with_g)
+def node_feature_size(dim: int, with_g: bool, in_channels: int = 1, boundary_channels: int = 1) -> int:
+    """Width of :func:`node_features`: pos, f (C_in), [g (C_g)], flag, distance, direction, Dirichlet flag."""
+    return 2 * dim + 3 + in_channels + (boundary_channels if with_g else 0)
 
 
-def token_size(dim: int) -> int:
-    """Width of a boundary token: position, value g, normal, Dirichlet flag."""
-    return 2 * dim + 2
+def check_channels(model: str, in_channels: int, boundary_channels: int) -> Dict[str, int]:
+    """Validate a model's ``in_channels`` (>= 0) and ``boundary_channels`` (>= 1); return them as the
+    ``channels`` argument of :func:`check_inputs`."""
+    from ..errors import ConfigError
+
+    for key, value, low in (("in_channels", in_channels, 0), ("boundary_channels", boundary_channels, 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ConfigError(f"model {model!r}: {key} must be an integer >= {low}, got {value!r}")
+    return {"f": in_channels, "g": boundary_channels}
 
 
-def check_inputs(data, dim: int, model: str, fields: Iterable[str] = INPUT_FIELDS) -> None:
+def token_size(dim: int, boundary_channels: int = 1) -> int:
+    """Width of a boundary token: position, value g (C_g), normal, Dirichlet flag."""
+    return 2 * dim + 1 + boundary_channels
+
+
+def check_inputs(data, dim: int, model: str, fields: Iterable[str] = INPUT_FIELDS,
+                 channels: Optional[Dict[str, int]] = None) -> None:
     """Check that the graph carries every field with the shape a ``dim``-D model expects.
 
     Parameters
@@ -51,6 +69,9 @@ def check_inputs(data, dim: int, model: str, fields: Iterable[str] = INPUT_FIELD
         Model name, for the messages.
     fields : iterable of str
         Fields to require.
+    channels : dict of str to int, optional
+        Channels per node of multi-channel fields (e.g. ``{"f": 3, "g": 1}``);
+        the others must have one value per node.
 
     Raises
     ------
@@ -76,7 +97,15 @@ def check_inputs(data, dim: int, model: str, fields: Iterable[str] = INPUT_FIELD
         if name in ("pos", "edge_index", "edge_attr"):
             continue
         t = getattr(data, name)
-        if name in vectors:
+        if channels and name in channels:
+            width = t.shape[1] if t.dim() == 2 else (1 if t.dim() == 1 else -1)
+            if t.shape[0] != n or width != channels[name]:
+                count = "one value" if channels[name] == 1 else f"{channels[name]} values"
+                raise DataError(
+                    f"model {model!r}: {name} must have {count} per node (shape ({n}, {channels[name]})), got shape "
+                    f"{tuple(t.shape)} (other input fields than the model was built for?)"
+                )
+        elif name in vectors:
             if tuple(t.shape) != (n, dim):
                 raise DataError(f"model {model!r}: {name} must have shape ({n}, {dim}), got {tuple(t.shape)}")
         elif t.numel() != n or t.shape[0] != n:
@@ -93,7 +122,7 @@ def check_inputs(data, dim: int, model: str, fields: Iterable[str] = INPUT_FIELD
 
 
 def node_field(data, name: str, like: Optional[Tensor] = None) -> Tensor:
-    """A per-node scalar field as a float column.
+    """A per-node field as float columns: (N,) -> (N, 1), (N, C) stays.
 
     Parameters
     ----------
@@ -104,10 +133,11 @@ def node_field(data, name: str, like: Optional[Tensor] = None) -> Tensor:
 
     Returns
     -------
-    Tensor, shape (N, 1)
+    Tensor, shape (N, C)
     """
     ref = data.pos if like is None else like
-    return getattr(data, name).reshape(-1, 1).to(dtype=ref.dtype, device=ref.device)
+    value = getattr(data, name)
+    return value.reshape(value.shape[0], -1).to(dtype=ref.dtype, device=ref.device)
 
 
 def graph_index(data) -> Tuple[Tensor, int]:
@@ -134,14 +164,14 @@ def node_features(data, f: Tensor, g: Optional[Tensor] = None) -> Tensor:
     ----------
     data : Data or Batch
         Checked with :func:`check_inputs`.
-    f : Tensor, shape (N, 1)
-        Source term to use (BENO passes zeros to its boundary branch).
-    g : Tensor, shape (N, 1), optional
+    f : Tensor, shape (N, C_in)
+        Source term / input fields to use (BENO passes zeros to its boundary branch).
+    g : Tensor, shape (N, C_g), optional
         Boundary values; left out of the features when None.
 
     Returns
     -------
-    Tensor, shape (N, 2 d + 4) or (N, 2 d + 5) with g
+    Tensor, shape (N, 2 d + 3 + C_in) or (N, 2 d + 3 + C_in + C_g) with g
         ``[pos, f, (g), boundary flag, boundary distance, direction to the
         boundary, Dirichlet flag]``.
     """
@@ -202,14 +232,14 @@ def boundary_tokens(data, g: Tensor, max_tokens: int) -> Tuple[Tensor, Tensor]:
     Parameters
     ----------
     data : Data or Batch
-    g : Tensor, shape (N, 1)
+    g : Tensor, shape (N, C_g)
         Boundary values to put in the tokens (BENO's interior branch passes zeros).
     max_tokens : int
         Cap on tokens per graph (see :func:`boundary_token_slots`).
 
     Returns
     -------
-    tokens : Tensor, shape (B, T, 2 d + 2)
+    tokens : Tensor, shape (B, T, 2 d + 1 + C_g)
         ``[position, g, outward normal, Dirichlet flag]``, zeros at padding.
     padding : Tensor, shape (B, T), bool
         True at padded positions (a graph without boundary nodes is all padding).

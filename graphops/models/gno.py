@@ -18,7 +18,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from .features import check_inputs, node_feature_size, node_field, node_features
+from .features import check_channels, check_inputs, node_feature_size, node_field, node_features
 from .layers import aggregate, check_choice, check_positive, mlp
 from .registry import register_model
 
@@ -42,6 +42,9 @@ class GNO(nn.Module):
     kernel_layers : int
         Linear layers of the kernel MLP.
     out_channels : int
+    in_channels, boundary_channels : int
+        Channels of the input fields ``f`` and boundary values ``g`` (1 for
+        the built-in problems; an imported dataset's manifest gives them).
     """
 
     task = "fields"  # what it learns: see graphops.tasks
@@ -54,6 +57,8 @@ class GNO(nn.Module):
         kernel_hidden: int = 64,
         kernel_layers: int = 3,
         out_channels: int = 1,
+        in_channels: int = 1,
+        boundary_channels: int = 1,
     ) -> None:
         super().__init__()
         check_choice("gno", "dim", dim, (2, 3))
@@ -64,7 +69,8 @@ class GNO(nn.Module):
         self.dim = dim
         self.hidden = hidden
         self.iterations = iterations
-        a = node_feature_size(dim, with_g=True)
+        self.channels = check_channels("gno", in_channels, boundary_channels)
+        a = node_feature_size(dim, True, in_channels, boundary_channels)
         self.lift = nn.Linear(a, hidden)
         # kernel input: features of both ends (they include the positions) + relative position and length
         self.kernel = mlp(2 * a + dim + 1, kernel_hidden, hidden * hidden, kernel_layers, layer_norm=False)
@@ -84,7 +90,7 @@ class GNO(nn.Module):
         -------
         Tensor, shape (N, out_channels)
         """
-        check_inputs(data, self.dim, "gno")
+        check_inputs(data, self.dim, "gno", channels=self.channels)
         a = node_features(data, node_field(data, "f"), node_field(data, "g"))
         src, dst = data.edge_index[0], data.edge_index[1]
         h = self.hidden

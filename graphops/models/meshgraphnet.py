@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from .features import check_inputs, node_feature_size, node_field, node_features
+from .features import check_channels, check_inputs, node_feature_size, node_field, node_features
 from .layers import AGGREGATIONS, EncodeProcessDecode, check_choice, check_positive
 from .registry import register_model
 
@@ -31,6 +31,9 @@ class MeshGraphNet(nn.Module):
         Linear layers per MLP.
     aggr : {"sum", "mean"}
         Neighbour aggregation (MeshGraphNet uses sum).
+    in_channels, boundary_channels : int
+        Channels of the input fields ``f`` and boundary values ``g`` (1 for
+        the built-in problems; an imported dataset's manifest gives them).
     """
 
     task = "fields"  # what it learns: see graphops.tasks
@@ -43,14 +46,18 @@ class MeshGraphNet(nn.Module):
         out_channels: int = 1,
         mlp_layers: int = 2,
         aggr: str = "sum",
+        in_channels: int = 1,
+        boundary_channels: int = 1,
     ) -> None:
         super().__init__()
         check_choice("meshgraphnet", "dim", dim, (2, 3))
         check_choice("meshgraphnet", "aggr", aggr, AGGREGATIONS)
         check_positive("meshgraphnet", hidden=hidden, layers=layers, out_channels=out_channels, mlp_layers=mlp_layers)
         self.dim = dim
+        self.channels = check_channels("meshgraphnet", in_channels, boundary_channels)
         self.net = EncodeProcessDecode(
-            node_feature_size(dim, with_g=True), dim + 1, hidden, layers, out_channels, aggr=aggr, mlp_layers=mlp_layers
+            node_feature_size(dim, True, in_channels, boundary_channels), dim + 1, hidden, layers, out_channels,
+            aggr=aggr, mlp_layers=mlp_layers,
         )
 
     def forward(self, data) -> Tensor:
@@ -65,6 +72,6 @@ class MeshGraphNet(nn.Module):
         -------
         Tensor, shape (N, out_channels)
         """
-        check_inputs(data, self.dim, "meshgraphnet")
+        check_inputs(data, self.dim, "meshgraphnet", channels=self.channels)
         x = node_features(data, node_field(data, "f"), node_field(data, "g"))
         return self.net(x, data.edge_attr.to(x.dtype), data.edge_index)

@@ -151,6 +151,12 @@ class FieldsTask(Task):
     def normalizer(self):
         return self._normalizer
 
+    def model_config(self) -> Dict[str, Any]:
+        """The model section with the channel counts an imported dataset implies filled in."""
+        from ..data.imported import model_config_for
+
+        return model_config_for(self.config["model"], self.manifest or {})
+
     def checkpoint_extra(self) -> Dict[str, Any]:
         """The training set's geometric frame and field ranges, which ``predict`` maps new meshes into."""
         if not hasattr(self, "_frame"):

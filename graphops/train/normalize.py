@@ -8,6 +8,12 @@ second) stays exactly zero, and the map from (f, g) to y stays linear.
 Problems without some of these fields (``elasticity-holes`` has no source
 ``f``) fit a normaliser with ``required=("y",)``: fields that no training
 sample has are dropped from :attr:`FieldNormalizer.fields` instead of raising.
+
+Multi-channel fields get one scale per channel: an imported dataset's ``f``
+holds several named input fields and scalars side by side (a conductivity near
+1 next to a source near 100) and its ``y`` may be a displacement vector, so
+each named field and each vector component is scaled by its own RMS. A field
+with no channels (an import without input fields) keeps an empty scale.
 """
 from __future__ import annotations
 

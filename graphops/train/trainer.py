@@ -194,11 +194,14 @@ class Trainer:
 
         ``problem`` (the dataset's problem name), ``target`` and the graph ``radius``.
         """
+        from ..data.imported import checkpoint_info
+
         manifest = self.task.manifest or {}
         return {
             "problem": manifest.get("problem"),
             "target": manifest.get("target"),
             "radius": self.config["data"].get("radius"),
+            **checkpoint_info(manifest),
         }
 
     # ------------------------------------------------------------------ setup
