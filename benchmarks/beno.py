@@ -46,14 +46,22 @@ from _common import ROOT, measure, write_report  # noqa: E402
 
 DATA = ROOT / "benchmarks" / ".data"
 RUNS = ROOT / "benchmarks" / ".runs"
-PROBLEMS = ("poisson-dirichlet", "poisson-neumann")
-#: Benchmark model key -> (label, model config). Every model keeps its library defaults.
+PROBLEMS = ("poisson-dirichlet", "poisson-neumann", "poisson-dirichlet-3d")
+#: 3D problems: their own mesh size, sample counts and model list (see the options below).
+PROBLEMS_3D = ("poisson-dirichlet-3d", "poisson-neumann-3d")
+#: Benchmark model key -> (label, model config). Every model keeps its library defaults otherwise.
 MODELS: Dict[str, tuple] = {
-    "beno": ("BENO", {"name": "beno"}),
+    "beno": ("BENO (default: local boundary attention, k=16 of <=256 tokens)", {"name": "beno", "boundary_attention": "local"}),
+    "beno-cross": ("BENO, attention to all boundary tokens (previous default)",
+                   {"name": "beno", "boundary_attention": "cross", "max_boundary_tokens": 512}),
     "beno-pool": ("BENO, pooled boundary only (paper)", {"name": "beno", "boundary_attention": "pool"}),
     "meshgraphnet": ("MeshGraphNet", {"name": "meshgraphnet"}),
     "gno": ("GNO", {"name": "gno"}),
 }
+#: Models trained on the 3D problems (the default BENO and both baselines).
+MODELS_3D = ("beno", "meshgraphnet", "gno")
+#: The bounded-cost default must stay within this relative margin of the previous default's unseen error.
+ACCURACY_MARGIN = 0.05
 BASELINES = ("meshgraphnet", "gno")
 UNSEEN = (0, 1, 2, 3)
 SEEN = 4
@@ -64,17 +72,26 @@ def _say(message: str) -> None:
     print(f"[beno-bench] {message}", flush=True)
 
 
+def sizes(problem: str, args) -> tuple:
+    """(mesh size, training samples, test samples) of a problem."""
+    if problem in PROBLEMS_3D:
+        return args.mesh_size_3d, args.n_train_3d, args.n_test_3d
+    return args.mesh_size, args.n_train, args.n_test
+
+
 def make_data(problem: str, args) -> tuple:
-    """Generate (or reuse) the train (4 cut-outs) and test (0..4) sets of one problem."""
+    """Generate (or reuse) the train (4 cut-outs or holes) and test (0..4) sets of one problem."""
     from graphops.data import generate_dataset
 
-    tag = f"h{args.mesh_size:g}" + ("-tiny" if args.quick else "")
-    train_root = generate_dataset(problem, args.n_train, DATA / f"{problem}-train-n{args.n_train}-{tag}",
-                                  workers=args.workers, seed=11, tiny=args.quick, cutouts=[SEEN],
-                                  mesh_size=args.mesh_size, progress=False)
-    test_root = generate_dataset(problem, args.n_test, DATA / f"{problem}-test-n{args.n_test}-{tag}",
-                                 workers=args.workers, seed=12, tiny=args.quick, cutouts=[0, 1, 2, 3, 4],
-                                 mesh_size=args.mesh_size, progress=False)
+    h, n_train, n_test = sizes(problem, args)
+    tag = f"h{h:g}" + ("-tiny" if args.quick else "")
+    option = "holes" if problem in PROBLEMS_3D else "cutouts"
+    train_root = generate_dataset(problem, n_train, DATA / f"{problem}-train-n{n_train}-{tag}",
+                                  workers=args.workers, seed=11, tiny=args.quick, progress=False,
+                                  **{option: [SEEN], "mesh_size": h})
+    test_root = generate_dataset(problem, n_test, DATA / f"{problem}-test-n{n_test}-{tag}",
+                                 workers=args.workers, seed=12, tiny=args.quick, progress=False,
+                                 **{option: [0, 1, 2, 3, 4], "mesh_size": h})
     return train_root, test_root
 
 
@@ -82,7 +99,7 @@ def run_config(problem: str, key: str, train_root: Path, args) -> Dict[str, Any]
     """The run config of one model; its folder name carries a hash of the config."""
     config = {
         "data": {"root": str(train_root), "train_families": [SEEN], "val_fraction": 0.1, "radius": args.radius},
-        "model": dict(MODELS[key][1]),
+        "model": {**MODELS[key][1], **({"dim": 3} if problem in PROBLEMS_3D else {})},
         "train": {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "weight_decay": 1e-4,
                   "scheduler": "cosine", "patience": None, "seed": 0, "device": "cpu", "loss": "rel_l2"},
     }
@@ -92,7 +109,7 @@ def run_config(problem: str, key: str, train_root: Path, args) -> Dict[str, Any]
 
 
 def _boundary_conditions(problem: str):
-    return ("all", None) if problem == "poisson-dirichlet" else (None, "all")
+    return ("all", None) if problem.startswith("poisson-dirichlet") else (None, "all")
 
 
 def time_side_by_side(checkpoints: Dict[str, Path], dataset, indices: List[int], problem: str) -> Dict[str, Dict[str, float]]:
@@ -171,7 +188,9 @@ def bench_problem(problem: str, keys: List[str], args) -> tuple:
     from graphops.data import MeshDataset
     from graphops.train import evaluate, train
 
-    _say(f"{problem}: data ({args.n_train} train with 4 cut-outs, {args.n_test} test with 0..4)")
+    _say(f"{problem}: data ({sizes(problem, args)[1]} train with 4 cut-outs/holes, {sizes(problem, args)[2]} test with 0..4)")
+    if problem in PROBLEMS_3D:
+        keys = [k for k in keys if k in MODELS_3D]
     train_root, test_root = make_data(problem, args)
     test = MeshDataset(test_root)
     families = test.families_of_items()
@@ -186,6 +205,8 @@ def bench_problem(problem: str, keys: List[str], args) -> tuple:
         start = time.perf_counter()
         best = train(config, progress=args.progress)
         wall = time.perf_counter() - start
+        if args.train_only:
+            continue
         checkpoints[key] = Path(best)
         metrics = json.loads((Path(config["out"]) / "metrics.json").read_text())
         train_s = float(sum(r["seconds"] for r in metrics["epochs"]))
@@ -205,6 +226,8 @@ def bench_problem(problem: str, keys: List[str], args) -> tuple:
         }
         rows.append(row)
         _say(f"{problem}: {label}: unseen rel L2 {row['rel L2 unseen']:.4f}, train {train_s:.0f} s")
+    if args.train_only:
+        return [], {}
     timing = time_side_by_side(checkpoints, test, timing_idx, problem)
     fem_s = timing["fem"]["forward"]
     nodes = int(np.mean([test.raw_sample(i)["points"].shape[0] for i in timing_idx]))
@@ -215,7 +238,7 @@ def bench_problem(problem: str, keys: List[str], args) -> tuple:
         row.update({"model ms": t["forward"] * 1e3, "graph ms": t["graph"] * 1e3, "FEM ms": fem_s * 1e3,
                     "model/FEM": t["forward"] / fem_s})
         _say(f"{problem}: {row['model']}: {row['model ms']:.1f} ms/sample vs FEM {row['FEM ms']:.1f} ms")
-    if problem == "poisson-dirichlet" and not args.no_reference:
+    if problem.startswith("poisson-dirichlet") and not args.no_reference:
         ref = idw_reference(test)
         fam_stats = {str(k): {"rel_l2": float(np.mean(v)), "samples": len(v)} for k, v in ref.items()}
         rows.append({
@@ -232,6 +255,12 @@ def bench_problem(problem: str, keys: List[str], args) -> tuple:
                    "beno_rel_l2_unseen": by_key["beno"]["rel L2 unseen"], "improvement_percent": gain,
                    "goal_percent": GOAL, "goal_met": gain >= GOAL}
         _say(f"{problem}: BENO {gain:.1f}% lower unseen relative L2 than {best_base['model']} (goal {GOAL:.0f}%)")
+        if "beno-cross" in by_key:
+            ratio = by_key["beno"]["rel L2 unseen"] / by_key["beno-cross"]["rel L2 unseen"]
+            summary.update({"cross_rel_l2_unseen": by_key["beno-cross"]["rel L2 unseen"],
+                            "local_over_cross": ratio, "within_margin": ratio <= 1.0 + ACCURACY_MARGIN,
+                            "local_over_cross_ms": by_key["beno"]["model ms"] / by_key["beno-cross"]["model ms"]})
+            _say(f"{problem}: local/cross unseen rel L2 = {ratio:.3f} (margin {1 + ACCURACY_MARGIN:.2f})")
     return rows, summary
 
 
@@ -247,6 +276,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--radius", type=float, default=None, help="also connect nodes closer than this (all models)")
     ap.add_argument("--problems", default=",".join(PROBLEMS))
     ap.add_argument("--models", default=",".join(MODELS), help=f"comma-separated, from {', '.join(MODELS)}")
+    ap.add_argument("--mesh-size-3d", type=float, default=0.15, help="3D problems: target element size (~2.5k nodes)")
+    ap.add_argument("--n-train-3d", type=int, default=64, help="3D problems: training samples")
+    ap.add_argument("--n-test-3d", type=int, default=30, help="3D problems: test samples")
+    ap.add_argument("--train-only", action="store_true", help="train (or resume) and stop: no report written")
     ap.add_argument("--timing", type=int, default=10, help="test meshes timed (spread over the families)")
     ap.add_argument("--workers", type=int, default=2, help="processes for data generation")
     ap.add_argument("--no-reference", action="store_true", help="skip the inverse-distance reference row")
@@ -255,9 +288,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.quick:
         args.n_train, args.n_test, args.epochs, args.timing = 16, 10, 2, 5
         args.mesh_size = 0.06
+        args.n_train_3d, args.n_test_3d = 8, 5
     problems = [p for p in args.problems.split(",") if p]
     keys = [k for k in args.models.split(",") if k]
-    unknown = [k for k in keys if k not in MODELS] + [p for p in problems if p not in PROBLEMS]
+    unknown = [k for k in keys if k not in MODELS] + [p for p in problems if p not in PROBLEMS + PROBLEMS_3D]
     if unknown:
         ap.error(f"unknown model or problem {unknown[0]!r}")
 
@@ -271,6 +305,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         if s:
             summaries[problem] = s
     minutes = (time.perf_counter() - start) / 60
+    if args.train_only:
+        _say(f"trained in {minutes:.1f} min (--train-only: no report)")
+        return 0
 
     lines = []
     for problem, s in summaries.items():
@@ -326,7 +363,8 @@ def _mean_nodes(rows, problems, args) -> int:
     tag = f"h{args.mesh_size:g}" + ("-tiny" if args.quick else "")
     counts = []
     for problem in problems:
-        counts += read_manifest(DATA / f"{problem}-test-n{args.n_test}-{tag}").get("num_nodes", [])
+        if problem not in PROBLEMS_3D:
+            counts += read_manifest(DATA / f"{problem}-test-n{args.n_test}-{tag}").get("num_nodes", [])
     return int(np.mean(counts)) if counts else 0
 
 
