@@ -100,7 +100,7 @@ def run_config(problem: str, key: str, train_root: Path, args) -> Dict[str, Any]
     config = {
         "data": {"root": str(train_root), "train_families": [SEEN], "val_fraction": 0.1, "radius": args.radius},
         "model": {**MODELS[key][1], **({"dim": 3} if problem in PROBLEMS_3D else {})},
-        "train": {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "weight_decay": 1e-4,
+        "train": {"epochs": args.epochs_3d if problem in PROBLEMS_3D else args.epochs, "batch_size": args.batch_size, "lr": args.lr, "weight_decay": 1e-4,
                   "scheduler": "cosine", "patience": None, "seed": 0, "device": "cpu", "loss": "rel_l2"},
     }
     digest = hashlib.sha1(json.dumps(config, sort_keys=True).encode()).hexdigest()[:8]
@@ -279,6 +279,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--mesh-size-3d", type=float, default=0.15, help="3D problems: target element size (~2.5k nodes)")
     ap.add_argument("--n-train-3d", type=int, default=64, help="3D problems: training samples")
     ap.add_argument("--n-test-3d", type=int, default=30, help="3D problems: test samples")
+    ap.add_argument("--epochs-3d", type=int, default=20, help="3D problems: epochs")
     ap.add_argument("--train-only", action="store_true", help="train (or resume) and stop: no report written")
     ap.add_argument("--timing", type=int, default=10, help="test meshes timed (spread over the families)")
     ap.add_argument("--workers", type=int, default=2, help="processes for data generation")

@@ -426,23 +426,24 @@ class LocalBoundaryAttention(nn.Module):
         n, width = h.shape
         heads, dh = self.heads, width // self.heads
         flat = z.reshape(-1, width)
-        kv = torch.cat([self.key(flat), self.value(flat)], dim=1).reshape(-1, 2, heads, dh)  # (B T, 2, H, dh)
-        q = (self.query(self.norm(h)) / math.sqrt(dh)).reshape(n, heads, dh)
+        kv = torch.cat([self.key(flat), self.value(flat)], dim=1)  # (B T, 2 hidden)
+        q = (self.query(self.norm(h)) / math.sqrt(dh)).reshape(n, 1, heads, dh)
         k = ctx.neighbours.shape[1]
-        slope = self.slope.reshape(1, -1, 1)
+        slope = self.slope.reshape(1, 1, -1)
         rows = max(1, self.CHUNK_ELEMENTS // max(1, 2 * k * width))
         parts = []
+        # elementwise products and sums over the k neighbours: many tiny batched matmuls are far slower on CPU
         for lo in range(0, n, rows):
             hi = min(n, lo + rows)
-            gathered = kv[ctx.neighbours[lo:hi]]  # (r, k, 2, H, dh)
+            gathered = kv.index_select(0, ctx.neighbours[lo:hi].reshape(-1)).reshape(hi - lo, k, 2, heads, dh)
             keys, values = gathered[:, :, 0], gathered[:, :, 1]  # (r, k, H, dh)
-            logits = torch.einsum("rhd,rkhd->rhk", q[lo:hi], keys) - slope * ctx.log_distance[lo:hi, None, :]
-            valid = ctx.valid[lo:hi, None, :]
+            logits = (keys * q[lo:hi]).sum(-1) - slope * ctx.log_distance[lo:hi, :, None]  # (r, k, H)
+            valid = ctx.valid[lo:hi, :, None]
             logits = logits.masked_fill(~valid, float("-inf"))
             # a node without any token gets a finite row (all zeros) and a zeroed result
-            logits = torch.where(valid.any(dim=-1, keepdim=True), logits, torch.zeros_like(logits))
-            weights = torch.softmax(logits, dim=-1)
-            parts.append(torch.einsum("rhk,rkhd->rhd", weights, values).reshape(hi - lo, width))
+            logits = torch.where(valid.any(dim=1, keepdim=True), logits, torch.zeros_like(logits))
+            weights = torch.softmax(logits, dim=1)
+            parts.append((weights.unsqueeze(-1) * values).sum(1).reshape(hi - lo, width))
         out = self.out(torch.cat(parts, dim=0) if len(parts) != 1 else parts[0])
         return out * ctx.valid[:, :1].to(out.dtype)
 
