@@ -201,9 +201,16 @@ def bench_problem(problem: str, keys: List[str], args) -> tuple:
     for key in keys:
         label, _ = MODELS[key]
         config = run_config(problem, key, train_root, args)
-        _say(f"{problem}: training {label} for {args.epochs} epochs -> {config['out']}")
+        planned = config["train"]["epochs"]
         start = time.perf_counter()
-        best = train(config, progress=args.progress)
+        if args.report_only:
+            best = Path(config["out"]) / "best.pt"
+            if not best.exists() or not (Path(config["out"]) / "metrics.json").exists():
+                _say(f"{problem}: {label}: no checkpoint under {config['out']} (--report-only): row left out")
+                continue
+        else:
+            _say(f"{problem}: training {label} for {planned} epochs -> {config['out']}")
+            best = train(config, progress=args.progress)
         wall = time.perf_counter() - start
         if args.train_only:
             continue
@@ -222,6 +229,8 @@ def bench_problem(problem: str, keys: List[str], args) -> tuple:
             "train s": train_s,
             "families": fams,
             "epochs_run": len(metrics["epochs"]),
+            "epochs": f"{len(metrics['epochs'])}/{planned}",
+            "val curve": [round(float(e.get("val_rel_l2", float("nan"))), 4) for e in metrics["epochs"]],
             "wall s": wall,
         }
         rows.append(row)
@@ -263,6 +272,12 @@ def bench_problem(problem: str, keys: List[str], args) -> tuple:
                         "local_over_cross": ratio, "within_margin": ratio <= 1.0 + ACCURACY_MARGIN,
                         "local_over_cross_ms": by_key["beno"]["model ms"] / by_key["beno-cross"]["model ms"]})
         _say(f"{problem}: local/cross unseen rel L2 = {ratio:.3f} (margin {1 + ACCURACY_MARGIN:.2f})")
+        a, b = by_key["beno"]["val curve"], by_key["beno-cross"]["val curve"]
+        common = min(len(a), len(b))
+        if common:
+            summary.update({"matched_epoch": common, "local_val_at_matched": a[common - 1],
+                            "cross_val_at_matched": b[common - 1],
+                            "local_over_cross_val_at_matched": a[common - 1] / b[common - 1]})
     return rows, summary
 
 
@@ -283,6 +298,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--n-test-3d", type=int, default=30, help="3D problems: test samples")
     ap.add_argument("--epochs-3d", type=int, default=20, help="3D problems: epochs")
     ap.add_argument("--train-only", action="store_true", help="train (or resume) and stop: no report written")
+    ap.add_argument("--report-only", action="store_true",
+                    help="no training: evaluate and time the checkpoints that exist (possibly of unfinished runs)")
     ap.add_argument("--timing", type=int, default=10, help="test meshes timed (spread over the families)")
     ap.add_argument("--workers", type=int, default=2, help="processes for data generation")
     ap.add_argument("--no-reference", action="store_true", help="skip the inverse-distance reference row")
@@ -319,7 +336,11 @@ def main(argv: Optional[List[str]] = None) -> int:
             lines.append(f"- **{problem}**: default (local) BENO unseen relative L2 {s['beno_rel_l2_unseen']:.3f} vs "
                          f"{s['cross_rel_l2_unseen']:.3f} with attention to all tokens: ratio {s['local_over_cross']:.3f} "
                          f"({'within' if s['within_margin'] else 'outside'} the {100 * ACCURACY_MARGIN:.0f}% margin), "
-                         f"forward time ratio {s['local_over_cross_ms']:.2f} on these ~{_mean_nodes(rows, problems, args)}-node meshes.")
+                         f"forward time ratio {s['local_over_cross_ms']:.2f} on these ~{_mean_nodes(rows, problems, args)}-node meshes"
+                         + (f"; at the same epoch of the same schedule (epoch {s['matched_epoch']}) the validation "
+                            f"relative L2 is {s['local_val_at_matched']:.3f} (local) vs {s['cross_val_at_matched']:.3f} "
+                            f"(all tokens), ratio {s['local_over_cross_val_at_matched']:.3f}" if "matched_epoch" in s else "")
+                         + ".")
         if "goal_met" not in s:
             continue
         verdict = "goal met" if s["goal_met"] else "goal missed"
@@ -366,7 +387,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         "training cost."
     )
     columns = ["problem", "model", *[f"rel L2 k={k}" for k in range(5)], "rel L2 unseen", "MAE unseen",
-               "params", "train s", "model ms", "graph ms", "FEM ms", "model/FEM"]
+               "params", "epochs", "train s", "model ms", "graph ms", "FEM ms", "model/FEM"]
     table_rows = [{k: v for k, v in r.items() if k != "families"} for r in rows]
     write_report("beno", "BENO vs MeshGraphNet vs GNO on the BENO protocol", intro, columns, table_rows,
                  extra={"summary": summaries, "families": {f"{r['problem']}/{r['key']}": r.get("families")

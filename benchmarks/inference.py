@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import json
 import os
 import statistics
 import sys
@@ -41,7 +42,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, write_report  # noqa: E402
 
+from graphops.utils.atomic import atomic_write  # noqa: E402
+
 RUNS = ROOT / "benchmarks" / ".runs"
+#: One JSON row per (dimension, target size), so that a long run can be split and resumed (--resume).
+CACHE = RUNS / "inference"
 #: Target node counts -> mesh size, fitted on the generators (2D: N ~ 1.2 / h^2; 3D box with 2 holes: see mesh_for).
 SIZES_2D = (1_000, 10_000, 100_000)
 SIZES_3D = (10_000, 40_000)
@@ -261,6 +266,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--batched-rounds", type=int, default=1, help="rounds that also time the whole batch")
     ap.add_argument("--big", type=int, default=50_000, help="meshes with at least this many nodes get one round")
     ap.add_argument("--threads", type=int, default=1, help="torch threads for the model (the solvers use one)")
+    ap.add_argument("--resume", action="store_true", help="reuse rows already measured under benchmarks/.runs/inference/")
+    ap.add_argument("--no-report", action="store_true", help="measure (and cache) only; write the report later")
     ap.add_argument("--checkpoint-2d", default=None)
     ap.add_argument("--checkpoint-3d", default=None)
     args = ap.parse_args(argv)
@@ -282,8 +289,21 @@ def main(argv: Optional[List[str]] = None) -> int:
         source, label = model_for(dim, args)
         models[f"{dim}D"] = label
         for nodes in sizes:
-            rows.append(bench_size(dim, nodes, source, args, solvers))
+            cached = CACHE / f"{dim}d-{nodes}.json"
+            if args.resume and cached.exists():
+                row = json.loads(cached.read_text())
+                _say(f"{dim}D ~{nodes}: reusing {cached}")
+            else:
+                row = bench_size(dim, nodes, source, args, solvers)
+                row["model"] = label
+                CACHE.mkdir(parents=True, exist_ok=True)
+                with atomic_write(cached, "w") as fh:
+                    fh.write(json.dumps(row))
+            rows.append(row)
     minutes = (time.perf_counter() - start) / 60
+    if args.no_report:
+        _say(f"done in {minutes:.1f} min (--no-report: rows kept under {CACHE})")
+        return 0
     lines = []
     for row in rows:
         goal_single = 0.5 if row["dim"] == 2 else 0.2
