@@ -266,6 +266,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--batched-rounds", type=int, default=1, help="rounds that also time the whole batch")
     ap.add_argument("--big", type=int, default=50_000, help="meshes with at least this many nodes get one round")
     ap.add_argument("--threads", type=int, default=1, help="torch threads for the model (the solvers use one)")
+    ap.add_argument("--note", default="", help="a paragraph added to the report (diagnosis, what was left out)")
     ap.add_argument("--resume", action="store_true", help="reuse rows already measured under benchmarks/.runs/inference/")
     ap.add_argument("--no-report", action="store_true", help="measure (and cache) only; write the report later")
     ap.add_argument("--checkpoint-2d", default=None)
@@ -328,7 +329,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         "The machine (2 cores) was shared with five other agents' jobs while this ran (load average 10-14): wall "
         "times were 5-10x the CPU times and noisy, which is why the ratios use CPU time (wall-time ratios, also "
         "interleaved, are in the JSON as `single/ref wall` and `batched/ref wall`).\n\n"
-        + "\n".join(lines) + f"\n\nThis run took {minutes:.1f} min."
+        + "\n".join(lines) + (f"\n\n{args.note}" if args.note else "") + f"\n\nThis run took {minutes:.1f} min."
     )
     columns = ["dim", "nodes", "queries", "graph s", *[f"{k} s" for k in solvers], "reference", "model single s",
                "model batched s/query", "single/ref", "batched/ref", "rel L2 vs ref", "ref MiB", "single MiB",
