@@ -326,7 +326,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         f"{args.batch_nodes:,}). `graph s`: building the graph, boundary features and attention context once per mesh "
         "(not in the per-query times). `MiB`: peak resident-memory increase during the call. `rel L2 vs ref`: "
         "the model against the reference solutions.\n\n"
-        "The machine (2 cores) was shared with five other agents' jobs while this ran (load average 10-14): wall "
+        "The machine (2 cores) was shared with five other agents' jobs while this ran (load average 10-18): wall "
         "times were 5-10x the CPU times and noisy, which is why the ratios use CPU time (wall-time ratios, also "
         "interleaved, are in the JSON as `single/ref wall` and `batched/ref wall`).\n\n"
         + "\n".join(lines) + (f"\n\n{args.note}" if args.note else "") + f"\n\nThis run took {minutes:.1f} min."
