@@ -125,16 +125,16 @@ def _positive(value: Any, name: str) -> float:
     return v
 
 
-def _facet_arrays(mesh: Mesh, group_names: Sequence[str]) -> Tuple[np.ndarray, np.ndarray]:
-    """Boundary lines of the named groups ``(F, 2)`` and their group codes ``(F,)``."""
+def _facet_arrays(mesh: Mesh, group_names: Sequence[str], facet_type: str = "line") -> Tuple[np.ndarray, np.ndarray]:
+    """Boundary facets (``"line"`` (F, 2) or ``"triangle"`` (F, 3)) of the named groups and their group codes ``(F,)``."""
     facets, codes = [], []
     for code, name in enumerate(group_names):
-        if name in mesh.groups and "line" in mesh.groups[name].cells:
-            lines = mesh.groups[name].cells["line"]
+        if name in mesh.groups and facet_type in mesh.groups[name].cells:
+            lines = mesh.groups[name].cells[facet_type]
             facets.append(lines)
             codes.append(np.full(len(lines), code, dtype=np.int64))
     if not facets:
-        return np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=np.int64)
+        return np.zeros((0, 2 if facet_type == "line" else 3), dtype=np.int64), np.zeros(0, dtype=np.int64)
     return np.concatenate(facets).astype(np.int64), np.concatenate(codes)
 
 
@@ -770,3 +770,94 @@ def get_problem(name: str, tiny: bool = False, **options: Any) -> Problem:
     if name not in PROBLEMS:
         raise ConfigError(f"unknown problem {name!r} (known: {', '.join(problem_names())})")
     return PROBLEMS[name](tiny=tiny, **options)
+
+
+# ---------------------------------------------------------------- 3D Poisson (appended)
+class _PoissonSolids(Problem):
+    """Poisson on the unit box drilled by ``k`` random vertical through-holes (3D BENO-style data).
+
+    Geometry: :func:`graphops.geometry.solid_with_holes` (box, ``k`` = 0..4
+    cylindrical holes, the geometry family); inputs ``f`` and ``g`` from the
+    same random families as the 2D problems (:mod:`graphops.data.fields`, in
+    3D); reference: P1 (or P2) tetrahedral FEM (:func:`graphops.solvers.solve_poisson`).
+    Subclasses choose the boundary conditions.
+    """
+
+    family_name = "num_holes"
+    group_names = ("bottom", "top", "side", "hole")
+    node_fields = ("f", "g", "a", "bc_dirichlet", "u")
+    target = "u"
+    defaults = {
+        "holes": ([0, 1, 2, 3, 4], [0, 1, 2, 3, 4]),
+        "mesh_size": (0.12, 0.3),
+        "coefficient": ("constant", "constant"),
+        "order": (1, 1),
+    }
+    #: (dirichlet, neumann) selectors of :func:`graphops.solvers.solve_poisson`.
+    conditions: Tuple[Any, Any] = ("all", None)
+
+    def _validate(self, values: Dict[str, Any]) -> Dict[str, Any]:
+        from ..geometry._build import check_mesh_size
+        from ..geometry.solids import MAX_HOLES
+
+        values["holes"] = parse_families(values["holes"], "holes", 0, MAX_HOLES)
+        values["mesh_size"] = check_mesh_size(values["mesh_size"])
+        if values["coefficient"] not in ("constant", "random"):
+            raise ConfigError(f"coefficient must be 'constant' or 'random', got {values['coefficient']!r}")
+        if values["order"] not in (1, 2):
+            raise ConfigError(f"order must be 1 or 2, got {values['order']!r}")
+        return values
+
+    def families(self) -> List[int]:
+        return list(self.options["holes"])
+
+    def _sample(self, rng: np.random.Generator) -> Dict[str, np.ndarray]:
+        from ..boundary import boundary_nodes
+        from ..geometry import solid_with_holes
+        from ..solvers import solve_poisson
+        from .fields import random_boundary, random_coefficient, random_source
+
+        opts = self.options
+        k = int(rng.choice(opts["holes"]))
+        mesh = solid_with_holes(int(rng.integers(0, 2**31 - 1)), opts["mesh_size"], "box", k)
+        lo, hi = np.zeros(3), np.ones(3)
+        f_fn = random_source(rng, lo, hi)
+        g_fn = random_boundary(rng, lo, hi)
+        a_fn = random_coefficient(rng, lo, hi) if opts["coefficient"] == "random" else None
+        x = mesh.points.T
+        f, g_all = f_fn(x), g_fn(x)
+        a = a_fn(x) if a_fn is not None else np.ones(mesh.num_points)
+        dirichlet, neumann = self.conditions
+        u, shift = solve_poisson(
+            mesh, f=f, a=a, dirichlet=dirichlet, g=g_all, neumann=neumann, flux=g_all, order=opts["order"],
+            return_shift=True,
+        )
+        on_boundary = boundary_nodes(mesh)
+        facets, codes = _facet_arrays(mesh, self.group_names, "triangle")
+        return {
+            "points": mesh.points,
+            "cells": mesh.cells["tetra"],
+            "facets": facets,
+            "facet_group": codes,
+            "f": f - shift,
+            "g": np.where(on_boundary, g_all, 0.0),
+            "a": a,
+            "bc_dirichlet": on_boundary.copy() if dirichlet == "all" else np.zeros(mesh.num_points, dtype=bool),
+            "u": u,
+            "family": np.asarray(k, dtype=np.int64),
+        }
+
+
+class PoissonDirichlet3D(_PoissonSolids):
+    name = "poisson-dirichlet-3d"
+    description = "Poisson, u = g on the whole boundary of a box with random vertical through-holes (3D)"
+    conditions = ("all", None)
+
+
+class PoissonNeumann3D(_PoissonSolids):
+    name = "poisson-neumann-3d"
+    description = "Poisson, a du/dn = g on the whole boundary of a box with random through-holes (3D; compatible source, zero-mean u)"
+    conditions = (None, "all")
+
+
+PROBLEMS.update({cls.name: cls for cls in (PoissonDirichlet3D, PoissonNeumann3D)})

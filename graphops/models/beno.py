@@ -14,9 +14,19 @@ Dirichlet flag), mean-pooled to one vector per graph, is concatenated into the
 node update of every message-passing layer. The output is the sum of the two
 branch decoders.
 
-With ``boundary_attention="cross"`` (the default; an addition to the paper's
-model, ``"pool"`` is the paper's variant) every node also queries the encoded
-boundary tokens of its own graph: before each message-passing layer a
+With ``boundary_attention="local"`` (the default) every node also reads the
+encoded boundary tokens near it, at a cost bounded per node: the boundary
+nodes of a graph are farthest-point subsampled to at most
+``max_boundary_tokens`` tokens (the Transformer runs on those, a fixed
+``T x T`` cost), and before each message-passing layer a multi-head attention
+from each node to its ``boundary_neighbours`` nearest tokens only (a KD-tree
+query made once per mesh, :func:`local_context`), with the same learned
+log-distance bias, gives the per-node boundary summary that the node update
+receives next to the pooled vector (the global token). Attention work and
+memory are ``O(N k)`` instead of ``O(N T)`` (:class:`LocalBoundaryAttention`).
+
+With ``boundary_attention="cross"`` (the previous default; kept as an option)
+every node queries all the encoded boundary tokens of its own graph: before each message-passing layer a
 multi-head cross-attention from the node latents to the Transformer's token
 outputs, with a learned log-distance bias (:class:`BoundaryCrossAttention`),
 gives a per-node boundary summary that the node update receives next to the
@@ -34,13 +44,13 @@ from typing import NamedTuple, Optional, Tuple
 import torch
 from torch import Tensor, nn
 
-from ..errors import ConfigError
-from .features import check_channels, boundary_tokens, check_inputs, graph_index, node_feature_size, node_field, node_features, token_size
+from ..errors import ConfigError, DataError
+from .features import boundary_tokens, check_channels, check_inputs, graph_index, node_feature_size, node_field, node_features, token_size
 from .layers import AGGREGATIONS, EncodeProcessDecode, check_choice, check_positive
 from .registry import register_model
 
 #: Ways the boundary encoding enters the node updates (see :class:`BENO`).
-BOUNDARY_ATTENTION = ("pool", "cross")
+BOUNDARY_ATTENTION = ("pool", "cross", "local")
 
 
 class BoundaryEncoder(nn.Module):
@@ -236,6 +246,208 @@ class BoundaryCrossAttention(nn.Module):
         return out[ctx.node_mask]
 
 
+class LocalContext(NamedTuple):
+    """Per-mesh geometry of the local boundary attention (independent of ``f`` and ``g``).
+
+    Built once per graph or batch by :func:`local_context`; an inference
+    session keeps it and stacks it for many queries with :meth:`repeat`.
+
+    Attributes
+    ----------
+    slots : tuple
+        ``(nodes, graph, slot, length)``: node index, graph and sequence
+        position of every token (M tokens), and the sequence length T (see
+        :func:`graphops.models.features.boundary_tokens`).
+    padding : Tensor, shape (B, T), bool
+        True at padded token positions.
+    neighbours : Tensor, shape (N, k), int64
+        For every node, its nearest tokens as indices into the flattened
+        ``(B * T)`` token layout (0 where ``valid`` is False).
+    valid : Tensor, shape (N, k), bool
+        False in the columns of a node whose graph has fewer than ``k`` tokens.
+    log_distance : Tensor, shape (N, k)
+        ``log(|x_i - xi_j| + EPS)`` to those tokens.
+    """
+
+    slots: Tuple[Tensor, Tensor, Tensor, int]
+    padding: Tensor
+    neighbours: Tensor
+    valid: Tensor
+    log_distance: Tensor
+
+    def repeat(self, copies: int, num_nodes: int) -> "LocalContext":
+        """The context of ``copies`` copies of one graph stacked as a batch.
+
+        Parameters
+        ----------
+        copies : int
+        num_nodes : int
+            Nodes of one copy (N).
+
+        Returns
+        -------
+        LocalContext
+            For the ``copies * N`` nodes and ``copies * B`` graphs of the stack,
+            copy ``c`` occupying nodes ``c N .. (c + 1) N - 1``.
+        """
+        nodes, graph, slot, length = self.slots
+        b = self.padding.shape[0]
+        offsets = torch.arange(copies, device=nodes.device)
+        slots = (
+            (nodes[None] + offsets[:, None] * num_nodes).reshape(-1),
+            (graph[None] + offsets[:, None] * b).reshape(-1),
+            slot.repeat(copies),
+            length,
+        )
+        neighbours = (self.neighbours[None] + offsets[:, None, None] * (b * length)).reshape(-1, self.neighbours.shape[1])
+        return LocalContext(
+            slots, self.padding.repeat(copies, 1), neighbours, self.valid.repeat(copies, 1),
+            self.log_distance.repeat(copies, 1),
+        )
+
+
+def local_context(data, max_tokens: int, neighbours: int) -> LocalContext:
+    """Choose the boundary tokens of every graph and each node's nearest tokens.
+
+    A graph with more than ``max_tokens`` boundary nodes keeps ``max_tokens``
+    of them by farthest-point sampling (deterministic, starting from its
+    lowest-index boundary node), so the tokens cover the boundary evenly
+    whatever the mesh density. Each node's ``neighbours`` nearest tokens of
+    its own graph come from one KD-tree query per graph (scipy ``cKDTree``).
+    Work: ``O(M T)`` for the sampling (M boundary nodes) and
+    ``O(N k log T)`` for the queries.
+
+    Parameters
+    ----------
+    data : Data or Batch
+    max_tokens : int
+        Token budget per graph (T at most).
+    neighbours : int
+        Tokens each node attends to (k).
+
+    Returns
+    -------
+    LocalContext
+    """
+    import numpy as np
+    from scipy.spatial import cKDTree
+
+    from ..sampling import farthest_point_sampling
+
+    batch, num_graphs = graph_index(data)
+    device = data.pos.device
+    pos = data.pos.detach().cpu().double().numpy()
+    bmask = data.boundary_mask.reshape(-1).bool().cpu().numpy()
+    batch_np = batch.cpu().numpy()
+    n = pos.shape[0]
+    # nodes of each graph (a Batch keeps them contiguous; argsort keeps this general)
+    order = np.argsort(batch_np, kind="stable")
+    counts = np.bincount(batch_np, minlength=num_graphs)
+    starts = np.concatenate([[0], np.cumsum(counts)])
+    chosen = []
+    for b in range(num_graphs):
+        members = order[starts[b] : starts[b + 1]]
+        bnodes = members[bmask[members]]
+        if len(bnodes) > max_tokens:
+            bnodes = bnodes[np.sort(farthest_point_sampling(pos[bnodes], max_tokens))]
+        chosen.append(bnodes)
+    length = max(1, max((len(c) for c in chosen), default=0))
+    k = max(1, min(neighbours, length))
+    nbr = np.zeros((n, k), dtype=np.int64)
+    valid = np.zeros((n, k), dtype=bool)
+    dist = np.ones((n, k), dtype=np.float64)
+    for b, bnodes in enumerate(chosen):
+        members = order[starts[b] : starts[b + 1]]
+        if not len(bnodes) or not len(members):
+            continue
+        kb = min(k, len(bnodes))
+        d, j = cKDTree(pos[bnodes]).query(pos[members], k=kb)
+        d, j = d.reshape(len(members), kb), j.reshape(len(members), kb)
+        nbr[members, :kb] = b * length + j
+        valid[members, :kb] = True
+        dist[members, :kb] = d
+    token_nodes = np.concatenate(chosen) if chosen else np.zeros(0, dtype=np.int64)
+    token_graph = np.concatenate([np.full(len(c), b) for b, c in enumerate(chosen)]) if chosen else np.zeros(0)
+    token_slot = np.concatenate([np.arange(len(c)) for c in chosen]) if chosen else np.zeros(0)
+    padding = np.ones((num_graphs, length), dtype=bool)
+    padding[token_graph.astype(np.int64), token_slot.astype(np.int64)] = False
+    as_long = lambda a: torch.as_tensor(np.asarray(a, dtype=np.int64), device=device)  # noqa: E731
+    slots = (as_long(token_nodes), as_long(token_graph), as_long(token_slot), int(length))
+    log_distance = torch.as_tensor(np.log(dist + BoundaryCrossAttention.EPS), dtype=data.pos.dtype, device=device)
+    return LocalContext(slots, torch.as_tensor(padding, device=device), as_long(nbr),
+                        torch.as_tensor(valid, device=device), log_distance)
+
+
+class LocalBoundaryAttention(nn.Module):
+    """Each node attends to its ``k`` nearest encoded boundary tokens.
+
+    The attention of :class:`BoundaryCrossAttention` (content term plus the
+    learned ``-s_h log(|x_i - xi_j| + EPS)`` bias per head) restricted to the
+    keys listed in :attr:`LocalContext.neighbours`: ``N k`` attention pairs
+    rather than ``N T``. Rows are processed in chunks so that the gathered
+    keys and values stay within :attr:`CHUNK_ELEMENTS` numbers.
+
+    Parameters
+    ----------
+    hidden : int
+        Width of node latents and token encodings (divisible by ``heads``).
+    heads : int
+    """
+
+    #: Gathered key/value numbers held at once (rows * k * hidden); larger graphs go in row chunks.
+    CHUNK_ELEMENTS = 1 << 23
+
+    def __init__(self, hidden: int, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.norm = nn.LayerNorm(hidden)
+        self.query = nn.Linear(hidden, hidden)
+        self.key = nn.Linear(hidden, hidden)
+        self.value = nn.Linear(hidden, hidden)
+        self.out = nn.Linear(hidden, hidden)
+        self.slope = nn.Parameter(torch.linspace(1.0, 3.0, heads) if heads > 1 else torch.full((1,), 2.0))
+
+    def forward(self, h: Tensor, z: Tensor, ctx: LocalContext) -> Tensor:
+        """Per-node boundary summary.
+
+        Parameters
+        ----------
+        h : Tensor, shape (N, hidden)
+            Node latents (the queries).
+        z : Tensor, shape (B, T, hidden)
+            Token encodings (keys and values).
+        ctx : LocalContext
+
+        Returns
+        -------
+        Tensor, shape (N, hidden)
+            Zeros for nodes without a token in their graph.
+        """
+        n, width = h.shape
+        heads, dh = self.heads, width // self.heads
+        flat = z.reshape(-1, width)
+        kv = torch.cat([self.key(flat), self.value(flat)], dim=1)  # (B T, 2 hidden)
+        q = (self.query(self.norm(h)) / math.sqrt(dh)).reshape(n, 1, heads, dh)
+        k = ctx.neighbours.shape[1]
+        slope = self.slope.reshape(1, 1, -1)
+        rows = max(1, self.CHUNK_ELEMENTS // max(1, 2 * k * width))
+        parts = []
+        # elementwise products and sums over the k neighbours: many tiny batched matmuls are far slower on CPU
+        for lo in range(0, n, rows):
+            hi = min(n, lo + rows)
+            gathered = kv.index_select(0, ctx.neighbours[lo:hi].reshape(-1)).reshape(hi - lo, k, 2, heads, dh)
+            keys, values = gathered[:, :, 0], gathered[:, :, 1]  # (r, k, H, dh)
+            logits = (keys * q[lo:hi]).sum(-1) - slope * ctx.log_distance[lo:hi, :, None]  # (r, k, H)
+            valid = ctx.valid[lo:hi, :, None]
+            logits = logits.masked_fill(~valid, float("-inf"))
+            # a node without any token gets a finite row (all zeros) and a zeroed result
+            logits = torch.where(valid.any(dim=1, keepdim=True), logits, torch.zeros_like(logits))
+            weights = torch.softmax(logits, dim=1)
+            parts.append((weights.unsqueeze(-1) * values).sum(1).reshape(hi - lo, width))
+        out = self.out(torch.cat(parts, dim=0) if len(parts) != 1 else parts[0])
+        return out * ctx.valid[:, :1].to(out.dtype)
+
+
 class BENOBranch(nn.Module):
     """One BENO branch: boundary encoder plus a conditioned encode-process-decode network."""
 
@@ -247,16 +459,19 @@ class BENOBranch(nn.Module):
         super().__init__()
         self.boundary = BoundaryEncoder(token_size(dim, boundary_channels), hidden, boundary_heads, boundary_layers,
                                         dropout)
-        cross = boundary_attention == "cross"
+        attends = boundary_attention != "pool"
         self.net = EncodeProcessDecode(
             node_feature_size(dim, False, in_channels), dim + 1, hidden, layers, out_channels,
-            cond_dim=2 * hidden if cross else hidden, aggr=aggr, mlp_layers=mlp_layers,
+            cond_dim=2 * hidden if attends else hidden, aggr=aggr, mlp_layers=mlp_layers,
         )
-        self.cross = nn.ModuleList(
-            BoundaryCrossAttention(hidden, boundary_heads, distance_bias) for _ in range(layers)
-        ) if cross else None
+        if boundary_attention == "cross":
+            self.cross = nn.ModuleList(BoundaryCrossAttention(hidden, boundary_heads, distance_bias) for _ in range(layers))
+        elif boundary_attention == "local":
+            self.cross = nn.ModuleList(LocalBoundaryAttention(hidden, boundary_heads) for _ in range(layers))
+        else:
+            self.cross = None
 
-    def forward(self, data, f: Tensor, tokens: Tensor, padding: Tensor, ctx: Optional[CrossContext] = None) -> Tensor:
+    def forward(self, data, f: Tensor, tokens: Tensor, padding: Tensor, ctx=None) -> Tensor:
         """Predict this branch's part of the solution.
 
         Parameters
@@ -267,8 +482,8 @@ class BENOBranch(nn.Module):
         tokens : Tensor, shape (B, T, token_dim)
             Boundary tokens (with the boundary values this branch sees).
         padding : Tensor, shape (B, T), bool
-        ctx : CrossContext, optional
-            Needed with cross-attention.
+        ctx : CrossContext or LocalContext, optional
+            Needed with ``"cross"`` (a CrossContext) or ``"local"`` (a LocalContext) attention.
 
         Returns
         -------
@@ -282,7 +497,7 @@ class BENOBranch(nn.Module):
         if self.cross is None:
             return self.net(x, edge_attr, data.edge_index, cond)
         if ctx is None:
-            raise ValueError("a cross-attention branch needs a CrossContext")
+            raise ValueError("a boundary-attention branch needs its context (CrossContext or LocalContext)")
         net = self.net
         h = net.node_encoder(x)
         e = net.edge_encoder(edge_attr)
@@ -314,22 +529,27 @@ class BENO(nn.Module):
     boundary_layers : int
         Transformer encoder layers.
     max_boundary_tokens : int
-        Boundary nodes per graph fed to the Transformer; more are subsampled
-        evenly by node index.
+        Boundary nodes per graph fed to the Transformer (T); more are
+        subsampled: by farthest-point sampling with ``"local"`` attention,
+        evenly by node index otherwise.
     dropout : float
         Dropout inside the Transformer.
-    boundary_attention : {"cross", "pool"}
+    boundary_attention : {"local", "cross", "pool"}
         How the boundary encoding enters the node updates: ``"pool"`` the
-        mean-pooled vector only (the paper), ``"cross"`` (default) also a
-        per-node cross-attention summary of the encoded boundary tokens (see
-        the module docstring; about 7x lower relative L2 on the BENO Dirichlet
-        benchmark, at about 1.7x the cost per step).
+        mean-pooled vector only (the paper); ``"cross"`` also a per-node
+        attention summary over all the encoded boundary tokens (O(N T));
+        ``"local"`` (default) the same summary over each node's
+        ``boundary_neighbours`` nearest tokens (O(N k); see the module
+        docstring and ``docs/benchmarks/beno.md``).
     cross_distance_bias : bool
         With ``boundary_attention="cross"``: add the learned log-distance bias
-        of :class:`BoundaryCrossAttention` to the attention logits.
+        of :class:`BoundaryCrossAttention` to the attention logits (``"local"``
+        always has it).
     in_channels, boundary_channels : int
         Channels of the input fields ``f`` and boundary values ``g`` (1 for
         the built-in problems; an imported dataset's manifest gives them).
+    boundary_neighbours : int
+        With ``boundary_attention="local"``: tokens each node attends to (k).
     """
 
     task = "fields"  # what it learns: see graphops.tasks
@@ -344,12 +564,13 @@ class BENO(nn.Module):
         aggr: str = "mean",
         boundary_heads: int = 2,
         boundary_layers: int = 2,
-        max_boundary_tokens: int = 512,
+        max_boundary_tokens: int = 256,
         dropout: float = 0.0,
-        boundary_attention: str = "cross",
+        boundary_attention: str = "local",
         cross_distance_bias: bool = True,
         in_channels: int = 1,
         boundary_channels: int = 1,
+        boundary_neighbours: int = 16,
     ) -> None:
         super().__init__()
         check_choice("beno", "dim", dim, (2, 3))
@@ -358,6 +579,7 @@ class BENO(nn.Module):
         check_positive(
             "beno", hidden=hidden, layers=layers, out_channels=out_channels, mlp_layers=mlp_layers,
             boundary_heads=boundary_heads, boundary_layers=boundary_layers, max_boundary_tokens=max_boundary_tokens,
+            boundary_neighbours=boundary_neighbours,
         )
         if hidden % boundary_heads:
             raise ConfigError(f"model 'beno': hidden={hidden} must be divisible by boundary_heads={boundary_heads}")
@@ -368,18 +590,42 @@ class BENO(nn.Module):
         self.boundary_attention = boundary_attention
         self.cross_distance_bias = bool(cross_distance_bias)
         self.channels = check_channels("beno", in_channels, boundary_channels)
+        self.boundary_neighbours = boundary_neighbours
         args = (dim, hidden, layers, out_channels, mlp_layers, aggr, boundary_heads, boundary_layers, float(dropout),
                 boundary_attention, bool(cross_distance_bias), in_channels, boundary_channels)
         self.branch1 = BENOBranch(*args)
         self.branch2 = BENOBranch(*args)
 
-    def forward_branches(self, data) -> Tuple[Tensor, Tensor]:
+    def geometry_context(self, data) -> Optional[LocalContext]:
+        """What the forward pass needs from the geometry alone (not from ``f`` or ``g``).
+
+        With ``"local"`` attention: the token choice and each node's nearest
+        tokens (:func:`local_context`); None for the other variants (they build
+        what they need in the forward pass). Compute it once per mesh and pass
+        it to :meth:`forward_branches` / :meth:`forward` for every query.
+
+        Parameters
+        ----------
+        data : Data or Batch
+
+        Returns
+        -------
+        LocalContext or None
+        """
+        if self.boundary_attention != "local":
+            return None
+        check_inputs(data, self.dim, "beno", ("pos", "boundary_mask"))
+        return local_context(data, self.max_boundary_tokens, self.boundary_neighbours)
+
+    def forward_branches(self, data, context: Optional[LocalContext] = None) -> Tuple[Tensor, Tensor]:
         """The two parts of the solution.
 
         Parameters
         ----------
         data : Data or Batch
             With the fields of :data:`graphops.models.features.INPUT_FIELDS`.
+        context : LocalContext, optional
+            From :meth:`geometry_context` on the same graph (computed here when None).
 
         Returns
         -------
@@ -392,26 +638,36 @@ class BENO(nn.Module):
         f = node_field(data, "f")
         g = node_field(data, "g")
         zeros = torch.zeros_like(f)
-        tokens1, padding = boundary_tokens(data, torch.zeros_like(g), self.max_boundary_tokens)
-        tokens2, _ = boundary_tokens(data, g, self.max_boundary_tokens)
-        ctx = None
-        if self.boundary_attention == "cross":
+        slots = None
+        if self.boundary_attention == "local":
+            ctx = self.geometry_context(data) if context is None else context
+            if ctx.valid.shape[0] != f.shape[0]:
+                raise DataError(f"model 'beno': the geometry context is for {ctx.valid.shape[0]} nodes, "
+                                f"the graph has {f.shape[0]}")
+            slots = ctx.slots
+        tokens1, padding = boundary_tokens(data, torch.zeros_like(g), self.max_boundary_tokens, slots)
+        tokens2, _ = boundary_tokens(data, g, self.max_boundary_tokens, slots)
+        if self.boundary_attention == "pool":
+            ctx = None
+        elif self.boundary_attention == "cross":
             ctx = cross_context(data, padding, tokens2[..., : self.dim], self.cross_distance_bias)
         u1 = self.branch1(data, f, tokens1, padding, ctx)
         u2 = self.branch2(data, zeros, tokens2, padding, ctx)
         return u1, u2
 
-    def forward(self, data) -> Tensor:
+    def forward(self, data, context: Optional[LocalContext] = None) -> Tensor:
         """Predict the solution at every node.
 
         Parameters
         ----------
         data : Data or Batch
+        context : LocalContext, optional
+            From :meth:`geometry_context` (see :meth:`forward_branches`).
 
         Returns
         -------
         Tensor, shape (N, out_channels)
             ``u1 + u2``.
         """
-        u1, u2 = self.forward_branches(data)
+        u1, u2 = self.forward_branches(data, context)
         return u1 + u2

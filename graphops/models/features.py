@@ -226,7 +226,7 @@ def boundary_token_slots(data, max_tokens: int) -> Tuple[Tensor, Tensor, Tensor,
     return nodes, graph, slot, length
 
 
-def boundary_tokens(data, g: Tensor, max_tokens: int) -> Tuple[Tensor, Tensor]:
+def boundary_tokens(data, g: Tensor, max_tokens: int, slots: Optional[Tuple[Tensor, Tensor, Tensor, int]] = None) -> Tuple[Tensor, Tensor]:
     """Padded boundary-node tokens, one sequence per graph.
 
     Parameters
@@ -236,6 +236,9 @@ def boundary_tokens(data, g: Tensor, max_tokens: int) -> Tuple[Tensor, Tensor]:
         Boundary values to put in the tokens (BENO's interior branch passes zeros).
     max_tokens : int
         Cap on tokens per graph (see :func:`boundary_token_slots`).
+    slots : tuple, optional
+        Token choice ``(nodes, graph, slot, length)`` as returned by
+        :func:`boundary_token_slots` (default: that function's even choice).
 
     Returns
     -------
@@ -245,7 +248,7 @@ def boundary_tokens(data, g: Tensor, max_tokens: int) -> Tuple[Tensor, Tensor]:
         True at padded positions (a graph without boundary nodes is all padding).
     """
     _, num_graphs = graph_index(data)
-    nodes, graph, slot, length = boundary_token_slots(data, max_tokens)
+    nodes, graph, slot, length = boundary_token_slots(data, max_tokens) if slots is None else slots
     pos = data.pos
     feats = torch.cat(
         [

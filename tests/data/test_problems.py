@@ -10,8 +10,9 @@ from graphops.solvers import solve_poisson
 POISSON = ["poisson-dirichlet", "poisson-neumann", "poisson-mixed"]
 
 
-def test_registry_lists_the_four_problems():
-    assert problem_names() == ["elasticity-holes", "poisson-dirichlet", "poisson-mixed", "poisson-neumann"]
+def test_registry_lists_the_problems():
+    assert problem_names() == ["elasticity-holes", "poisson-dirichlet", "poisson-dirichlet-3d", "poisson-mixed",
+                               "poisson-neumann", "poisson-neumann-3d"]
     with pytest.raises(ConfigError, match="unknown problem 'heat'.*poisson-dirichlet"):
         get_problem("heat")
 

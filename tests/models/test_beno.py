@@ -20,7 +20,7 @@ def test_default_config_builds_2d():
     model = build_model({"name": "beno"})
     assert isinstance(model, BENO)
     assert model.config["dim"] == 2 and model.config["boundary_heads"] == 2
-    assert model.config["max_boundary_tokens"] == 512
+    assert model.config["max_boundary_tokens"] == 256 and model.config["boundary_neighbours"] == 16
 
 
 def test_output_shape_2d(square):
@@ -152,7 +152,7 @@ def test_overfits_harmonic_sample(harmonic, checks):
     assert checks.overfit(small(), harmonic, steps=200) < 0.1
 
 
-# ------------------------------------------- boundary_attention: "cross" (default) and "pool" (paper)
+# ------------------------------------------- boundary_attention: "cross" (previous default) and "pool" (paper)
 def cross(**kw):
     return small(boundary_attention="cross", **kw)
 
@@ -161,10 +161,20 @@ def pooled(**kw):
     return small(boundary_attention="pool", **kw)
 
 
-def test_default_is_cross_attention_with_distance_bias():
+def test_default_is_local_attention_with_distance_bias():
+    from graphops.models.beno import LocalBoundaryAttention
+
     model = build_model({"name": "beno"})
-    assert model.config["boundary_attention"] == "cross" and model.config["cross_distance_bias"] is True
-    assert model.branch1.cross is not None and model.branch1.cross[0].slope is not None
+    assert model.config["boundary_attention"] == "local"
+    assert all(isinstance(a, LocalBoundaryAttention) and a.slope is not None for a in model.branch1.cross)
+
+
+def test_cross_variant_keeps_its_attention_with_distance_bias():
+    from graphops.models.beno import BoundaryCrossAttention
+
+    model = cross()
+    assert model.config["cross_distance_bias"] is True
+    assert isinstance(model.branch1.cross[0], BoundaryCrossAttention) and model.branch1.cross[0].slope is not None
 
 
 def test_pooled_variant_has_no_cross_attention(square, square_fine, checks):
@@ -321,3 +331,131 @@ def test_distance_bias_needs_log_distances(square, square_fine):
 def test_cross_attention_bad_value():
     with pytest.raises(ConfigError, match="boundary_attention"):
         build_model({"name": "beno", "boundary_attention": "global"})
+
+
+# ------------------------------------------- boundary_attention: "local" (default), O(N k)
+def test_local_context_pairs_each_node_with_its_k_nearest_tokens(square_fine):
+    from graphops.models.beno import BoundaryCrossAttention, local_context
+
+    k = 5
+    ctx = local_context(square_fine, max_tokens=1000, neighbours=k)
+    n = square_fine.num_nodes
+    tokens = torch.nonzero(square_fine.boundary_mask).reshape(-1)
+    assert ctx.neighbours.shape == (n, k) and bool(ctx.valid.all())  # N*k attention pairs, not N*T
+    assert ctx.slots[3] == tokens.numel() > k
+    # oracle: brute-force distances to every token, k smallest
+    dist = torch.cdist(square_fine.pos.double(), square_fine.pos[tokens].double())
+    expected = torch.sort(torch.topk(dist, k, largest=False).values, dim=1).values
+    token_pos = square_fine.pos[ctx.slots[0]]
+    got = (square_fine.pos[:, None, :].double() - token_pos[ctx.neighbours].double()).norm(dim=-1)
+    torch.testing.assert_close(torch.sort(got, dim=1).values, expected, rtol=0, atol=1e-6)
+    torch.testing.assert_close(ctx.log_distance.double(), torch.log(got + BoundaryCrossAttention.EPS), rtol=0, atol=1e-5)
+
+
+def test_local_tokens_are_farthest_point_samples_of_the_boundary(square_fine):
+    from graphops.models.beno import local_context
+    from graphops.sampling import farthest_point_sampling
+
+    boundary = torch.nonzero(square_fine.boundary_mask).reshape(-1)
+    ctx = local_context(square_fine, max_tokens=12, neighbours=4)
+    nodes, graph, slot, length = ctx.slots
+    assert length == 12 and nodes.numel() == 12 and bool((graph == 0).all())
+    expected = boundary[torch.as_tensor(farthest_point_sampling(square_fine.pos[boundary].numpy(), 12))]
+    assert sorted(nodes.tolist()) == sorted(expected.tolist())
+
+
+def test_local_attention_reads_only_the_k_nearest_tokens(square_fine):
+    """Changing the encoding of a token outside a node's k nearest leaves that node's summary unchanged."""
+    from graphops.models.beno import LocalBoundaryAttention, local_context
+
+    torch.manual_seed(0)
+    k = 3
+    ctx = local_context(square_fine, max_tokens=1000, neighbours=k)
+    attn = LocalBoundaryAttention(8, 2).eval()
+    t = ctx.slots[3]
+    z = torch.randn(1, t, 8)
+    h = torch.randn(square_fine.num_nodes, 8)
+    with torch.no_grad():
+        base = attn(h, z, ctx)
+        z2 = z.clone()
+        z2[0, 0] += 5.0  # token 0
+        moved = attn(h, z2, ctx)
+    reads0 = (ctx.neighbours == 0).any(dim=1)
+    assert 0 < int(reads0.sum()) < square_fine.num_nodes
+    torch.testing.assert_close(moved[~reads0], base[~reads0], rtol=0, atol=0)
+    assert not torch.allclose(moved[reads0], base[reads0])
+
+
+def test_local_attention_matches_dense_attention_restricted_to_the_neighbours(square_fine):
+    """Oracle: softmax over all tokens with -inf outside each node's k nearest, computed densely."""
+    from graphops.models.beno import LocalBoundaryAttention, local_context
+
+    torch.manual_seed(1)
+    k, width, heads = 4, 8, 2
+    ctx = local_context(square_fine, max_tokens=1000, neighbours=k)
+    attn = LocalBoundaryAttention(width, heads).eval()
+    t = ctx.slots[3]
+    z = torch.randn(1, t, width)
+    h = torch.randn(square_fine.num_nodes, width)
+    with torch.no_grad():
+        got = attn(h, z, ctx)
+        dh = width // heads
+        q = (attn.query(attn.norm(h)) / dh**0.5).reshape(-1, heads, dh)
+        keys = attn.key(z[0]).reshape(t, heads, dh)
+        values = attn.value(z[0]).reshape(t, heads, dh)
+        token_pos = square_fine.pos[ctx.slots[0]]
+        logd = torch.log(torch.cdist(square_fine.pos, token_pos) + 1e-3)  # (N, T)
+        logits = torch.einsum("nhd,thd->nht", q, keys) - attn.slope.reshape(1, -1, 1) * logd[:, None, :]
+        allowed = torch.zeros(square_fine.num_nodes, t, dtype=torch.bool)
+        allowed.scatter_(1, ctx.neighbours, True)
+        logits = logits.masked_fill(~allowed[:, None, :], float("-inf"))
+        expected = attn.out(torch.einsum("nht,thd->nhd", torch.softmax(logits, -1), values).reshape(-1, width))
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_local_attention_chunking_gives_the_same_result(square, square_fine, monkeypatch):
+    from graphops.models.beno import LocalBoundaryAttention
+
+    model = small().eval()
+    batch = Batch.from_data_list([square, square_fine])
+    with torch.no_grad():
+        whole = model(batch)
+        monkeypatch.setattr(LocalBoundaryAttention, "CHUNK_ELEMENTS", 700)
+        torch.testing.assert_close(model(batch), whole, rtol=1e-5, atol=1e-6)
+
+
+def test_local_context_of_a_batch_is_the_repeated_single_context(square):
+    from graphops.models.beno import local_context
+
+    single = local_context(square, 256, 16)
+    batched = local_context(Batch.from_data_list([square, square, square]), 256, 16)
+    repeated = single.repeat(3, square.num_nodes)
+    for a, b in zip(batched.slots[:3], repeated.slots[:3]):
+        assert torch.equal(a, b)
+    assert batched.slots[3] == repeated.slots[3]
+    for name in ("padding", "neighbours", "valid", "log_distance"):
+        assert torch.equal(getattr(batched, name), getattr(repeated, name)), name
+
+
+def test_local_context_with_fewer_tokens_than_k(square, square_fine, checks):
+    from graphops.models.beno import local_context
+
+    ctx = local_context(square, max_tokens=3, neighbours=16)
+    assert ctx.neighbours.shape == (square.num_nodes, 3) and bool(ctx.valid.all())
+    checks.batching_invariant(small(max_boundary_tokens=3), [square, square_fine])
+
+
+def test_precomputed_context_gives_the_same_output_and_is_checked(square, square_fine):
+    model = small().eval()
+    with torch.no_grad():
+        ctx = model.geometry_context(square)
+        torch.testing.assert_close(model(square, ctx), model(square), rtol=0, atol=0)
+        with pytest.raises(DataError, match="geometry context"):
+            model(square_fine, ctx)
+    assert cross().geometry_context(square) is None
+
+
+def test_local_attention_3d_and_round_trip(square, cube, checks):
+    out = small(dim=3, boundary_neighbours=4)(cube)
+    assert out.shape == (cube.num_nodes, 1) and torch.isfinite(out).all()
+    checks.config_round_trip(small(boundary_neighbours=4, max_boundary_tokens=10), square)

@@ -1,0 +1,346 @@
+"""Inference speed: a trained BENO (InferenceSession) vs the fastest reference solve, side by side.
+
+For each mesh size (2D: the unit square with 2 random corner cut-outs; 3D:
+the unit box with 2 vertical through-holes), in one process:
+
+1. mesh it (not timed) and build the model's graph and geometry context
+   (:class:`graphops.inference.InferenceSession`; timed as ``graph s``);
+2. draw ``--queries`` random Dirichlet problems (f and g from
+   :mod:`graphops.data.fields`, the training distributions);
+3. time, interleaved round by round (``--rounds``, median reported): the
+   reference solve of one query, the model on one query, and the model on all
+   queries as one batch (per-query time = batch time / queries);
+4. report the model's relative L2 error against the reference solutions and
+   the peak resident-memory increase of each side.
+
+Reference solvers (the fastest of what the library offers is used for the
+ratios): ``direct``, :func:`graphops.solvers.solve_poisson` (scikit-fem P1
+assembly + sparse direct SuperLU in 2D; Jacobi-preconditioned CG in 3D above
+5000 unknowns) and ``amg``, the same assembly with the linear solve replaced by
+pyamg smoothed aggregation as a CG preconditioner (relative residual 1e-10;
+needs ``pip install pyamg``, the ``fast`` extra).
+
+Run: .venv/bin/python benchmarks/inference.py [--quick] [--sizes-2d 1000,10000,100000] [--sizes-3d 10000,100000]
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import statistics
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import ROOT, write_report  # noqa: E402
+
+from graphops.utils.atomic import atomic_write  # noqa: E402
+
+RUNS = ROOT / "benchmarks" / ".runs"
+#: One JSON row per (dimension, target size), so that a long run can be split and resumed (--resume).
+CACHE = RUNS / "inference"
+#: Target node counts -> mesh size, fitted on the generators (2D: N ~ 1.2 / h^2; 3D box with 2 holes: see mesh_for).
+SIZES_2D = (1_000, 10_000, 100_000)
+SIZES_3D = (10_000, 40_000)
+
+
+def _say(message: str) -> None:
+    print(f"[inference-bench] {message}", flush=True)
+
+
+# ------------------------------------------------------------------ memory
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def peak_rss_increase(fn: Callable[[], Any]) -> Tuple[Any, float]:
+    """Run ``fn``; return its result and the peak resident-memory increase over the call (MiB), sampled every 2 ms."""
+    base = _rss_bytes()
+    peak = [base]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], _rss_bytes())
+            time.sleep(0.002)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        out = fn()
+    finally:
+        done.set()
+        thread.join()
+    peak[0] = max(peak[0], _rss_bytes())
+    return out, (peak[0] - base) / 2**20
+
+
+def timed(fn: Callable[[], Any]) -> Tuple[Any, float, float]:
+    """Run ``fn``; return its result, wall seconds and CPU seconds of the calling thread.
+
+    Model (one torch thread) and solvers run in the calling thread, so the CPU
+    time is the work done, independent of how many other jobs share the cores.
+    """
+    wall, cpu = time.perf_counter(), time.thread_time()
+    out = fn()
+    return out, time.perf_counter() - wall, time.thread_time() - cpu
+
+
+# ------------------------------------------------------------------ meshes and queries
+def mesh_for(dim: int, nodes: int, seed: int = 1):
+    """A mesh of about ``nodes`` nodes (2D cut-out square or 3D box with two holes)."""
+    from graphops.geometry import cutout_square, solid_with_holes
+
+    if dim == 2:
+        return cutout_square(seed, float(np.sqrt(1.2 / nodes)), 2)
+    # box with two holes: N ~ 0.75 / h^3 at fine sizes (fitted on 10k-100k)
+    return solid_with_holes(seed, float((0.75 / nodes) ** (1.0 / 3.0)), "box", 2)
+
+
+def draw_queries(mesh, count: int, seed: int) -> List[Dict[str, np.ndarray]]:
+    """Random Dirichlet problems: f inside, g on the boundary (0 elsewhere), as the datasets draw them."""
+    from graphops.boundary import boundary_nodes
+    from graphops.data.fields import random_boundary, random_source
+
+    rng = np.random.default_rng(seed)
+    dim = mesh.points.shape[1]
+    lo, hi = np.zeros(dim), np.ones(dim)  # the generators' unit box (the training frame)
+    on_boundary = boundary_nodes(mesh)
+    x = mesh.points.T
+    out = []
+    for _ in range(count):
+        f = random_source(rng, lo, hi)(x)
+        g = random_boundary(rng, lo, hi)(x)
+        out.append({"f": f, "g": np.where(on_boundary, g, 0.0), "g_all": g})
+    return out
+
+
+# ------------------------------------------------------------------ reference solvers
+@contextmanager
+def amg_linear_solver():
+    """Inside the block, the Poisson solver's sparse SPD solves use pyamg SA-preconditioned CG."""
+    import pyamg
+    import scipy.sparse as sp
+    import scipy.sparse.linalg as spla
+
+    import graphops.solvers.poisson as poisson
+
+    original = poisson.solve_sparse
+
+    def solve(A, b, spd=False, dim=2):
+        if not spd:
+            return original(A, b, spd=spd, dim=dim)
+        A = sp.csr_matrix(A)
+        ml = pyamg.smoothed_aggregation_solver(A, symmetry="symmetric", max_coarse=500)
+        x, info = spla.cg(A, b, rtol=1e-10, atol=0.0, M=ml.aspreconditioner(cycle="V"), maxiter=500)
+        if info != 0:
+            return original(A, b, spd=spd, dim=dim)
+        return x
+
+    poisson.solve_sparse = solve
+    try:
+        yield
+    finally:
+        poisson.solve_sparse = original
+
+
+def reference_solvers(have_amg: bool) -> Dict[str, Callable]:
+    from graphops.solvers import solve_poisson
+
+    def direct(mesh, q):
+        return solve_poisson(mesh, f=q["f"], dirichlet="all", g=q["g_all"])
+
+    solvers = {"direct": direct}
+    if have_amg:
+        def amg(mesh, q):
+            with amg_linear_solver():
+                return solve_poisson(mesh, f=q["f"], dirichlet="all", g=q["g_all"])
+
+        solvers["amg"] = amg
+    return solvers
+
+
+# ------------------------------------------------------------------ model
+def find_checkpoint(problem: str) -> Optional[Path]:
+    """The default (local-attention) BENO trained by benchmarks/beno.py on ``problem``, newest first."""
+    from graphops.train import load_model
+
+    for path in sorted(glob.glob(str(RUNS / problem / "beno-*" / "best.pt")), key=os.path.getmtime, reverse=True):
+        _, _, meta = load_model(path)
+        if (meta.get("model_config") or {}).get("boundary_attention") == "local":
+            return Path(path)
+    return None
+
+
+def bench_size(dim: int, nodes: int, model_source, args, solvers: Dict[str, Callable]) -> Dict[str, Any]:
+    from graphops.boundary import boundary_nodes
+    from graphops.inference import InferenceSession
+
+    mesh, mesh_s, _ = timed(lambda: mesh_for(dim, nodes))
+    n = mesh.num_points
+    count = max(2, min(args.queries, args.batch_nodes // n))
+    _say(f"{dim}D ~{nodes}: {n} nodes, meshed in {mesh_s:.1f} s; batch of {count} queries")
+    queries = draw_queries(mesh, count, seed=nodes + dim)
+    fixed = {"bc_dirichlet": boundary_nodes(mesh)}
+    if isinstance(model_source, tuple):
+        model, normalizer = model_source
+        make = lambda: InferenceSession(model, mesh, normalizer=normalizer, fixed=fixed, threads=args.threads)  # noqa: E731
+    else:
+        make = lambda: InferenceSession(model_source, mesh, fixed=fixed, threads=args.threads)  # noqa: E731
+    session, graph_wall, graph_cpu = timed(make)
+    model_queries = [{"f": q["f"], "g": q["g"]} for q in queries]
+    session.predict_one(model_queries[0])  # warm-up
+    # memory: sampled by a thread during the timed calls (its CPU time is not the calling thread's)
+    mem: Dict[str, float] = {"graph": peak_rss_increase(make)[1]}
+    refs: Dict[int, np.ndarray] = {}
+    wall: Dict[str, List[float]] = {"single": [], "batched": [], **{k: [] for k in solvers}}
+    cpu: Dict[str, List[float]] = {k: [] for k in wall}
+
+    def record(name: str, fn: Callable[[], Any], per: int = 1) -> Any:
+        (out, peak), w, c = timed(lambda: peak_rss_increase(fn))
+        wall[name].append(w / per)
+        cpu[name].append(c / per)
+        mem[name] = max(mem.get(name, 0.0), peak)
+        return out
+
+    rounds = args.rounds if n < args.big else 1  # the largest meshes: one round (shared machine, time budget)
+    for r in range(rounds):
+        qi = r % len(queries)
+        for name, solve in solvers.items():
+            refs.setdefault(qi, record(name, lambda: solve(mesh, queries[qi])))
+        record("single", lambda: session.predict_one(model_queries[qi]))
+        if r < args.batched_rounds:
+            pred = record("batched", lambda: session.predict(model_queries), per=len(queries))
+        _say(f"{dim}D {n}: round {r + 1}/{rounds} (CPU s): " + ", ".join(f"{k} {v[-1]:.3f}" for k, v in cpu.items() if v))
+    errors = [float(np.linalg.norm(pred[i, :, 0] - u) / np.linalg.norm(u)) for i, u in refs.items()]
+    med = {k: statistics.median(v) for k, v in cpu.items() if v}
+    med_wall = {k: statistics.median(v) for k, v in wall.items() if v}
+    fastest = min(solvers, key=lambda k: med[k])
+    ref = med[fastest]
+    row = {
+        "dim": dim, "nodes": n, "graph s": graph_cpu, "graph wall s": graph_wall,
+        **{f"{k} s": med[k] for k in solvers},
+        "reference": fastest, "reference s": ref,
+        "model single s": med["single"], "model batched s/query": med["batched"],
+        "single/ref": med["single"] / ref, "batched/ref": med["batched"] / ref,
+        "single/ref wall": med_wall["single"] / med_wall[fastest], "batched/ref wall": med_wall["batched"] / med_wall[fastest],
+        "graph MiB": mem["graph"], "ref MiB": mem[fastest], "single MiB": mem["single"], "batched MiB": mem["batched"],
+        "rel L2 vs ref": float(np.mean(errors)), "queries": len(queries), "rounds": rounds,
+        "timings": {"cpu": cpu, "wall": wall},
+    }
+    _say(f"{dim}D {n}: model {med['single']:.3f} s single, {med['batched']:.3f} s/query batched vs {fastest} "
+         f"{ref:.3f} s (CPU) -> {row['single/ref']:.2f}x / {row['batched/ref']:.2f}x; rel L2 {row['rel L2 vs ref']:.3f}")
+    return row
+
+
+def model_for(dim: int, args):
+    """A checkpoint path, or (untrained model, None) with --quick / when none is found."""
+    problem = "poisson-dirichlet" if dim == 2 else "poisson-dirichlet-3d"
+    ckpt = getattr(args, f"checkpoint_{dim}d") or (None if args.quick else find_checkpoint(problem))
+    if ckpt:
+        return Path(ckpt), str(ckpt)
+    from graphops.models import build_model
+
+    torch.manual_seed(0)
+    return (build_model({"name": "beno", "dim": dim}), None), "untrained (no checkpoint: errors meaningless)"
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="tiny sizes, untrained model (smoke run)")
+    ap.add_argument("--sizes-2d", default=",".join(map(str, SIZES_2D)))
+    ap.add_argument("--sizes-3d", default=",".join(map(str, SIZES_3D)))
+    ap.add_argument("--queries", type=int, default=64, help="queries per mesh (the batch)")
+    ap.add_argument("--batch-nodes", type=int, default=500_000,
+                    help="cap on queries x nodes of the timed batch (fewer queries on the largest meshes)")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds (median reported)")
+    ap.add_argument("--batched-rounds", type=int, default=1, help="rounds that also time the whole batch")
+    ap.add_argument("--big", type=int, default=50_000, help="meshes with at least this many nodes get one round")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads for the model (the solvers use one)")
+    ap.add_argument("--note", default="", help="a paragraph added to the report (diagnosis, what was left out)")
+    ap.add_argument("--resume", action="store_true", help="reuse rows already measured under benchmarks/.runs/inference/")
+    ap.add_argument("--no-report", action="store_true", help="measure (and cache) only; write the report later")
+    ap.add_argument("--checkpoint-2d", default=None)
+    ap.add_argument("--checkpoint-3d", default=None)
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.sizes_2d, args.sizes_3d, args.queries, args.rounds = "500,2000", "3000", 4, 1
+    try:
+        import pyamg  # noqa: F401
+        have_amg = True
+    except ImportError:
+        have_amg = False
+    solvers = reference_solvers(have_amg)
+    torch.set_num_threads(args.threads)
+    start = time.perf_counter()
+    rows, models = [], {}
+    for dim, sizes in ((2, args.sizes_2d), (3, args.sizes_3d)):
+        sizes = [int(s) for s in str(sizes).split(",") if s]
+        if not sizes:
+            continue
+        source, label = model_for(dim, args)
+        models[f"{dim}D"] = label
+        for nodes in sizes:
+            cached = CACHE / f"{dim}d-{nodes}.json"
+            if args.resume and cached.exists():
+                row = json.loads(cached.read_text())
+                _say(f"{dim}D ~{nodes}: reusing {cached}")
+            else:
+                row = bench_size(dim, nodes, source, args, solvers)
+                row["model"] = label
+                CACHE.mkdir(parents=True, exist_ok=True)
+                with atomic_write(cached, "w") as fh:
+                    fh.write(json.dumps(row))
+            rows.append(row)
+    minutes = (time.perf_counter() - start) / 60
+    if args.no_report:
+        _say(f"done in {minutes:.1f} min (--no-report: rows kept under {CACHE})")
+        return 0
+    lines = []
+    for row in rows:
+        goal_single = 0.5 if row["dim"] == 2 else 0.2
+        if row["nodes"] >= 90_000:
+            ok = row["single/ref"] <= goal_single and row["batched/ref"] <= 0.1
+            lines.append(f"- {row['dim']}D, {row['nodes']} nodes: single {row['single/ref']:.2f}x (goal <= {goal_single}x), "
+                         f"batched {row['batched/ref']:.2f}x per query (goal <= 0.1x): **{'met' if ok else 'missed'}**.")
+    intro = (
+        ("**Smoke run (`--quick`): untrained model, tiny sizes; the numbers mean nothing.**\n\n" if args.quick else "")
+        + f"Model: BENO (default, local boundary attention) through `graphops.inference.InferenceSession`, "
+        f"float32, `torch.inference_mode`, {args.threads} torch thread(s); checkpoints: 2D {models.get('2D', '-')}, "
+        f"3D {models.get('3D', '-')}. Each query is a random Dirichlet Poisson problem (f, g from the training "
+        f"distributions). Reference solvers: `direct` = `graphops.solvers.solve_poisson` (scikit-fem P1 assembly + "
+        "SuperLU in 2D, Jacobi-CG in 3D above 5000 unknowns); `amg` = the same assembly with pyamg smoothed-aggregation "
+        "CG (rtol 1e-10); the faster of the two (`reference`) is the denominator of the ratios. Times are CPU seconds of "
+        f"the calling thread (model on one torch thread, solvers single-threaded), medians of {args.rounds} interleaved "
+        f"rounds (one from {args.big:,} nodes up; solver, model on one query, and in the first {args.batched_rounds} round(s) the model on `queries` "
+        f"queries as one batch, reported per query: {args.queries}, fewer where queries x nodes would exceed "
+        f"{args.batch_nodes:,}). `graph s`: building the graph, boundary features and attention context once per mesh "
+        "(not in the per-query times). `MiB`: peak resident-memory increase during the call. `rel L2 vs ref`: "
+        "the model against the reference solutions.\n\n"
+        "The machine (2 cores) was shared with five other agents' jobs while this ran (load average 10-18): wall "
+        "times were 5-10x the CPU times and noisy, which is why the ratios use CPU time (wall-time ratios, also "
+        "interleaved, are in the JSON as `single/ref wall` and `batched/ref wall`).\n\n"
+        + "\n".join(lines) + (f"\n\n{args.note}" if args.note else "") + f"\n\nThis run took {minutes:.1f} min."
+    )
+    columns = ["dim", "nodes", "queries", "graph s", *[f"{k} s" for k in solvers], "reference", "model single s",
+               "model batched s/query", "single/ref", "batched/ref", "rel L2 vs ref", "ref MiB", "single MiB",
+               "batched MiB"]
+    table = [{k: v for k, v in r.items() if k != "timings"} for r in rows]
+    write_report("inference", "Inference speed: BENO vs the reference solve", intro, columns, table,
+                 extra={"settings": vars(args), "models": models, "minutes": minutes,
+                        "timings": [{"dim": r["dim"], "nodes": r["nodes"], **r["timings"]} for r in rows]})
+    _say(f"done in {minutes:.1f} min; wrote benchmarks/results/inference.json and docs/benchmarks/inference.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
