@@ -231,20 +231,10 @@ def parse_spec(raw: Mapping[str, Any], source: Optional[PathLike] = None,
 
 def load_spec(path: PathLike) -> ImportSpec:
     """Read a YAML import spec file and check it (see :func:`parse_spec`)."""
-    import yaml
+    from ..utils.yaml_file import read_yaml_file
 
     p = Path(path).expanduser()
-    if not p.is_file():
-        raise ConfigError("import spec file not found", p)
-    try:
-        raw = yaml.safe_load(p.read_text())
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read the import spec ({exc})", p) from None
-    except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        line = f" (line {where.line + 1})" if where is not None else ""
-        raise ConfigError(f"the import spec is not valid YAML{line}", p) from None
-    return parse_spec(raw or {}, source=p)
+    return parse_spec(read_yaml_file(p, "import spec", allow_empty=True) or {}, source=p)
 
 
 def spec_from_dict(spec: Union[ImportSpec, Mapping[str, Any], PathLike]) -> ImportSpec:

@@ -475,22 +475,9 @@ def read_config_file(path: PathLike) -> Any:
     ConfigError
         Missing, unreadable, invalid or empty file.
     """
-    import yaml
+    from ..utils.yaml_file import read_yaml_file
 
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise ConfigError("run config file not found", path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read run config ({exc})", path) from None
-    except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        line = f" at line {where.line + 1}" if where is not None else ""
-        raise ConfigError(f"invalid YAML{line}", path) from None
-    if raw is None:
-        raise ConfigError("run config file is empty", path)
-    return raw
+    return read_yaml_file(path, "run config")
 
 
 # ---------------------------------------------------------------- kept names of the particle-dynamics configs

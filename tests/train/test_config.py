@@ -54,7 +54,7 @@ def test_file_problems(tmp_path):
         load_run_config(tmp_path / "none.yaml")
     bad = tmp_path / "bad.yaml"
     bad.write_text("data: {root: [\n")
-    with pytest.raises(ConfigError, match="invalid YAML at line"):
+    with pytest.raises(ConfigError, match="run config is not valid YAML at line"):
         load_run_config(bad)
 
 
