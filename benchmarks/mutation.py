@@ -127,6 +127,16 @@ def run_target(name: str, modules: List[str], tests: List[str], jobs: int, keep:
 
 
 def write(rows: List[Dict]) -> None:
+    """Write the JSON and the docs table; targets not run this time keep their previous row."""
+    path = RESULTS / "mutation.json"
+    if path.exists():
+        fresh = {r["target"] for r in rows}
+        previous = [r for r in json.loads(path.read_text()).get("rows", []) if r["target"] not in fresh]
+        rows = sorted(previous + rows, key=lambda r: list(TARGETS).index(r["target"]) if r["target"] in TARGETS else 99)
+    for r in rows:  # re-apply the current explanations to kept rows too
+        for s in r["survivors"]:
+            s["reason"] = EXPLAINED.get(s["name"])
+        r["explained"] = sum(1 for s in r["survivors"] if s["reason"])
     total = {k: sum(r[k] for r in rows) for k in ("mutants", "killed", "survived", "timeout", "explained")}
     payload = {"benchmark": "mutation", "tool": f"mutmut {_mutmut_version()}", "machine": machine(), "total": total, "rows": rows}
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -143,6 +153,12 @@ def write(rows: List[Dict]) -> None:
     lines.append(
         f"| **all** | | | {total['mutants']} | {total['killed']} | {total['survived']} | {total['explained']} | {total['timeout']} | |"
     )
+    lines += ["", f"Measured {payload['machine']['date']} with {payload['tool']}, Python {payload['machine']['python']}, "
+              f"{payload['machine']['cpu_count']} CPU cores.", "", "### Survivors", "",
+              "| target | mutant | why it survives |", "|---|---|---|"]
+    for r in rows:
+        for sv in r["survivors"]:
+            lines.append(f"| {r['target']} | `{sv['name'].split('.')[-1]}` | {sv['reason'] or 'not explained yet: a hole in the tests'} |")
     page = DOCS / "mutation.md"
     text = page.read_text() if page.exists() else "<!-- mutation-table -->\n<!-- /mutation-table -->\n"
     head, _, rest = text.partition("<!-- mutation-table -->")

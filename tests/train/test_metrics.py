@@ -82,3 +82,18 @@ def test_evaluate_model_by_hand():
     assert rows[0]["mae"] == pytest.approx(1.0) and rows[1]["mae"] == pytest.approx(1.0)
     torch.testing.assert_close(rows[1]["pred"], torch.tensor([[1.0], [1.0], [3.0]]))
     assert acc.summary()["overall"]["rel_l2"] == pytest.approx((math.sqrt(2) / 5 + math.sqrt(3) / 2) / 2, rel=1e-6)
+
+
+def test_edge_cases_found_by_the_mutation_check():
+    # the default eps only guards a zero target: a small target is divided by its own norm (0.1 / 0.1 = 1)
+    torch.testing.assert_close(relative_l2_per_graph(torch.tensor([0.2]), torch.tensor([0.1])), torch.tensor([1.0]))
+    # a float64 target does not promote a float32 prediction's metric
+    assert mae_per_graph(torch.ones(3), torch.zeros(3, dtype=torch.float64)).dtype == torch.float32
+    # graphs without a family count overall but in no family
+    acc = MetricAccumulator()
+    acc.add(PRED, TARGET, BATCH, families=[None, 7])
+    summary = acc.summary()
+    assert summary["overall"]["samples"] == 2 and list(summary["families"]) == ["7"]
+    empty = MetricAccumulator().summary()["overall"]
+    assert set(empty) == {"samples", "rel_l2", "rel_l2_std", "mae"}
+    assert all(math.isnan(empty[k]) for k in ("rel_l2", "rel_l2_std", "mae"))
