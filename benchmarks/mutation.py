@@ -35,7 +35,7 @@ from _common import DOCS, RESULTS, ROOT, machine  # noqa: E402
 # name -> (modules to mutate, the fast test files that exercise them)
 TARGETS: Dict[str, tuple] = {
     "metrics": (["graphops/train/metrics.py"], ["tests/train/test_metrics.py"]),
-    "normaliser": (["graphops/train/normalize.py"], ["tests/train/test_normalize.py"]),
+    "normaliser": (["graphops/train/normalize.py"], ["tests/train/test_normalize.py", "tests/train/test_normalize_values.py"]),
     "boundary": (["graphops/boundary.py"], ["tests/test_boundary.py"]),
     "decomposition": (["graphops/decomposition/kdtree.py"], ["tests/decomposition/test_kdtree.py"]),
     "elasticity": (["graphops/solvers/elasticity.py"], ["tests/solvers/test_elasticity.py"]),
