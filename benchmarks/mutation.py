@@ -36,7 +36,7 @@ from _common import DOCS, RESULTS, ROOT, machine  # noqa: E402
 TARGETS: Dict[str, tuple] = {
     "metrics": (["graphops/train/metrics.py"], ["tests/train/test_metrics.py"]),
     "normaliser": (["graphops/train/normalize.py"], ["tests/train/test_normalize.py", "tests/train/test_normalize_values.py"]),
-    "boundary": (["graphops/boundary.py"], ["tests/test_boundary.py"]),
+    "boundary": (["graphops/boundary.py"], ["tests/test_boundary.py", "tests/test_boundary_oracles.py"]),
     "decomposition": (["graphops/decomposition/kdtree.py"], ["tests/decomposition/test_kdtree.py"]),
     "elasticity": (["graphops/solvers/elasticity.py"], ["tests/solvers/test_elasticity.py"]),
     "poisson": (["graphops/solvers/poisson.py"], ["tests/solvers/test_poisson.py"]),
