@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -45,7 +46,70 @@ TARGETS: Dict[str, tuple] = {
 
 # Mutants judged harmless after reading their diff: name -> reason. They still count as
 # survivors in the JSON (nothing is hidden), but are reported as explained.
-EXPLAINED: Dict[str, str] = {}
+_EMPTY = "only differs for a prediction with no nodes, which already fails earlier (reshape of an empty tensor)"
+_SCATTER = "torch_geometric's scatter infers the same size (largest graph index + 1) and dim -1 is dim 0 of a 1D tensor"
+EXPLAINED: Dict[str, str] = {
+    "graphops.train.metrics.x_mae_per_graph__mutmut_29": _SCATTER,
+    "graphops.train.metrics.x_mae_per_graph__mutmut_31": _EMPTY,
+    "graphops.train.metrics.x_mae_per_graph__mutmut_35": _EMPTY,
+    "graphops.train.metrics.x_mae_per_graph__mutmut_39": _SCATTER,
+    "graphops.train.metrics.x_mae_per_graph__mutmut_43": _SCATTER,
+    "graphops.train.metrics.x_mae_per_graph__mutmut_44": _SCATTER,
+    "graphops.train.metrics.xǁMetricAccumulatorǁadd__mutmut_19":
+        "list() of a tensor gives 0-d tensors, and int() of those is the same as int() of tolist()'s numbers",
+    "graphops.train.normalize.xǁFieldNormalizerǁfit__mutmut_88":
+        "> vs >= 1e-12 differs only for an RMS of exactly 1e-12",
+    "graphops.train.normalize.xǁFieldNormalizerǁ_scale_for__mutmut_3":
+        "the stored scale is float32; dividing a float64 field by it promotes it exactly, the same numbers",
+    "graphops.train.normalize.xǁFieldNormalizerǁ_scale_for__mutmut_5":
+        "the stored scale is float32; dividing a float64 field by it promotes it exactly, the same numbers",
+    "graphops.train.normalize.xǁFieldNormalizerǁ_scale_for__mutmut_7":
+        "a (1,) scale broadcasts over an (N,) field exactly like the 0-d scale",
+    "graphops.train.normalize.xǁFieldNormalizerǁ_scale_for__mutmut_8":
+        "a (1,) scale broadcasts over an (N,) field exactly like the 0-d scale",
+}
+
+
+def _diff(work: Path, env: Dict[str, str], name: str) -> List[str]:
+    """The changed lines (``-`` original, ``+`` mutant) of one mutant, from ``mutmut show``."""
+    try:
+        out = subprocess.run([sys.executable, "-m", "mutmut", "show", name], cwd=work, env=env,
+                             capture_output=True, text=True, timeout=120).stdout
+    except subprocess.TimeoutExpired:
+        return []
+    return [line for line in out.splitlines() if line.startswith(("- ", "+ ")) and line[2:].strip()]
+
+
+def _code_tokens(line: str) -> List[str]:
+    """The tokens of a line of code with every string literal replaced by a placeholder."""
+    import io
+    import tokenize
+
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(line.strip() + "\n").readline))
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return [line]
+    return ["<str>" if t.type == tokenize.STRING else t.string for t in tokens if t.type not in (tokenize.NL, tokenize.NEWLINE)]
+
+
+def _without_device(line: str) -> str:
+    line = re.sub(r"device=[^,)]*", "", line)
+    line = re.sub(r",\s*,", ",", re.sub(r"\(\s*,", "(", re.sub(r",\s*\)", ")", line)))
+    return line.replace(" ", "")
+
+
+def classify(diff: List[str]) -> str | None:
+    """A reason a survivor is harmless, for the kinds of change that are harmless by construction."""
+    old = [line[2:] for line in diff if line.startswith("- ")]
+    new = [line[2:] for line in diff if line.startswith("+ ")]
+    if not old or len(old) != len(new):
+        return None
+    if all(_code_tokens(a) == _code_tokens(b) for a, b in zip(old, new)):
+        return ("text of a message or label only (tests match error messages by their key words, "
+                "not letter for letter)")
+    if all(_without_device(a) == _without_device(b) for a, b in zip(old, new)):
+        return "device placement only: differs on a GPU, and the tests run on CPU"
+    return None
 
 
 def _scratch_copy(dest: Path) -> None:
@@ -115,14 +179,30 @@ def run_target(name: str, modules: List[str], tests: List[str], jobs: int, keep:
         "survived": len(survivors),
         "timeout": counts.get("timeout", 0),
         "other": len(status) - counts.get("killed", 0) - len(survivors) - counts.get("timeout", 0),
-        "explained": sum(1 for k in survivors if k in EXPLAINED),
         "seconds": round(seconds, 1),
-        "survivors": [{"name": k, "reason": EXPLAINED.get(k)} for k in survivors],
+        "survivors": [{"name": k, "diff": _diff(work, env, k)} for k in survivors],
         "scratch": str(work),
         "returncode": proc.returncode,
     }
+    row["explained"] = sum(1 for sv in row["survivors"] if EXPLAINED.get(sv["name"]) or classify(sv["diff"]))
     if proc.returncode != 0 and not status:
         row["error"] = (proc.stdout + proc.stderr)[-2000:]
+    return row
+
+
+def recollect(row: Dict) -> Dict:
+    """Re-read a finished target's results and survivor diffs from its scratch folder (no re-run)."""
+    work = Path(row["scratch"])
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    status = _results(work)
+    survivors = sorted(k for k, s in status.items() if s == "survived")
+    counts: Dict[str, int] = {}
+    for s in status.values():
+        counts[s] = counts.get(s, 0) + 1
+    row.update(mutants=len(status), killed=counts.get("killed", 0), survived=len(survivors),
+               timeout=counts.get("timeout", 0),
+               other=len(status) - counts.get("killed", 0) - len(survivors) - counts.get("timeout", 0),
+               survivors=[{"name": k, "diff": _diff(work, env, k)} for k in survivors])
     return row
 
 
@@ -135,7 +215,7 @@ def write(rows: List[Dict]) -> None:
         rows = sorted(previous + rows, key=lambda r: list(TARGETS).index(r["target"]) if r["target"] in TARGETS else 99)
     for r in rows:  # re-apply the current explanations to kept rows too
         for s in r["survivors"]:
-            s["reason"] = EXPLAINED.get(s["name"])
+            s["reason"] = EXPLAINED.get(s["name"]) or classify(s.get("diff", []))
         r["explained"] = sum(1 for s in r["survivors"] if s["reason"])
     total = {k: sum(r[k] for r in rows) for k in ("mutants", "killed", "survived", "timeout", "explained")}
     payload = {"benchmark": "mutation", "tool": f"mutmut {_mutmut_version()}", "machine": machine(), "total": total, "rows": rows}
@@ -155,10 +235,12 @@ def write(rows: List[Dict]) -> None:
     )
     lines += ["", f"Measured {payload['machine']['date']} with {payload['tool']}, Python {payload['machine']['python']}, "
               f"{payload['machine']['cpu_count']} CPU cores.", "", "### Survivors", "",
-              "| target | mutant | why it survives |", "|---|---|---|"]
+              "| target | mutant | change | why it survives |", "|---|---|---|---|"]
     for r in rows:
         for sv in r["survivors"]:
-            lines.append(f"| {r['target']} | `{sv['name'].split('.')[-1]}` | {sv['reason'] or 'not explained yet: a hole in the tests'} |")
+            change = " → ".join(f"`{line[2:].strip()}`" for line in sv.get("diff", [])[:2]).replace("|", "\\|")
+            lines.append(f"| {r['target']} | `{sv['name'].split('.')[-1]}` | {change} | "
+                         f"{sv['reason'] or 'not explained yet: a hole in the tests'} |")
     page = DOCS / "mutation.md"
     text = page.read_text() if page.exists() else "<!-- mutation-table -->\n<!-- /mutation-table -->\n"
     head, _, rest = text.partition("<!-- mutation-table -->")
@@ -177,7 +259,13 @@ def main(argv: List[str] | None = None) -> None:
     parser.add_argument("--only", action="append", choices=sorted(TARGETS), help="run only these targets (repeatable)")
     parser.add_argument("--jobs", type=int, default=2, help="mutants tested in parallel (default 2)")
     parser.add_argument("--keep", type=Path, default=None, help="folder for the scratch copies (default: the system temp)")
+    parser.add_argument("--recollect", action="store_true",
+                        help="re-read the results of the last run from its scratch folders (no new run)")
     args = parser.parse_args(argv)
+    if args.recollect:
+        previous = json.loads((RESULTS / "mutation.json").read_text())["rows"]
+        write([recollect(r) for r in previous if Path(r["scratch"]).is_dir() and (not args.only or r["target"] in args.only)])
+        return
     rows = []
     for name in args.only or TARGETS:
         modules, tests = TARGETS[name]
