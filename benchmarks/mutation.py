@@ -57,6 +57,10 @@ EXPLAINED: Dict[str, str] = {
     "graphops.train.metrics.x_mae_per_graph__mutmut_44": _SCATTER,
     "graphops.train.metrics.xǁMetricAccumulatorǁadd__mutmut_19":
         "list() of a tensor gives 0-d tensors, and int() of those is the same as int() of tolist()'s numbers",
+    "graphops.train.normalize.xǁFieldNormalizerǁfit__mutmut_26":
+        "reshape(N, -1) of an (N,) field is the same (N, 1) column as reshape(-1, 1)",
+    "graphops.train.normalize.xǁFieldNormalizerǁfit__mutmut_34":
+        "reshape(N, -1) of an (N,) field is the same (N, 1) column as reshape(-1, 1)",
     "graphops.train.normalize.xǁFieldNormalizerǁfit__mutmut_88":
         "> vs >= 1e-12 differs only for an RMS of exactly 1e-12",
     "graphops.train.normalize.xǁFieldNormalizerǁ_scale_for__mutmut_3":

@@ -65,3 +65,13 @@ def test_error_messages_name_the_fields():
 def test_loaded_scales_are_float32():
     norm = FieldNormalizer(fields=("y",)).load_state_dict({"y": torch.tensor([2.0], dtype=torch.float64)})
     assert norm.scales["y"].dtype == torch.float32
+
+
+def test_check_finite_defaults_and_scalar_sample_ids():
+    with pytest.raises(DataError, match=r"^sample #0: field 'y'"):
+        check_finite(Data(y=torch.tensor([float("nan")])))
+    with pytest.raises(DataError, match=r"^sample 7: field 'y'"):
+        check_finite(Data(y=torch.tensor([float("nan")]), sample_id=torch.tensor(7)), 0)
+    # fit checks the fields it scales, whatever their names
+    with pytest.raises(DataError, match=r"field 'q' has 1 NaN"):
+        FieldNormalizer(fields=("q",)).fit([Data(pos=torch.zeros(1, 2), q=torch.tensor([float("nan")]))])
