@@ -19,6 +19,7 @@ Run: ``make mutate`` (or ``.venv/bin/python benchmarks/mutation.py [--only NAME]
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import re
@@ -88,9 +89,9 @@ def _diff(work: Path, env: Dict[str, str], name: str) -> List[str]:
     path = work / "mutants" / (module.replace(".", "/") + ".py")
     if not path.exists():
         return []
-    text = path.read_text()
+    text, functions = _parsed(str(path))
     wanted = {func, func.rsplit("__mutmut_", 1)[0] + "__mutmut_orig"}
-    found = {n.name: n for n in ast.walk(ast.parse(text)) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name in wanted}
+    found = {k: functions[k] for k in wanted if k in functions}
     if len(found) != 2:
         return []
     orig = found[func.rsplit("__mutmut_", 1)[0] + "__mutmut_orig"]
@@ -100,6 +101,16 @@ def _diff(work: Path, env: Dict[str, str], name: str) -> List[str]:
     head_a, head_b = a[0].replace(base + "__mutmut_orig", base), b[0].replace(func, base)
     diff = [line for line in difflib.ndiff([head_a] + a[1:], [head_b] + b[1:]) if line.startswith(("- ", "+ "))]
     return [line for line in diff if line[2:].strip()]
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(path: str):
+    """A mutated module's text and its functions by name (parsed once per module)."""
+    import ast
+
+    text = Path(path).read_text()
+    functions = {n.name: n for n in ast.walk(ast.parse(text)) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    return text, functions
 
 
 def _code_tokens(line: str) -> List[str]:
