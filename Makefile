@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 TORCH_VERSION := 2.13.0
 DEMO_DIR ?= demo_output
 
-.PHONY: venv demo test bench docs clean
+.PHONY: venv demo test bench docs clean mutate
 
 # The stamp is rebuilt whenever the package metadata changes.
 $(VENV)/.installed: pyproject.toml
@@ -27,6 +27,13 @@ demo: venv
 
 bench: venv
 	$(PY) benchmarks/graph_build.py
+
+# Mutation check of the numerics modules (mutmut, in scratch copies; minutes, not part of `make test`):
+# writes benchmarks/results/mutation.json and the table in docs/benchmarks/mutation.md.
+# Mutation check of the numerics modules (slow; not part of `make test`).
+mutate: venv
+	$(PIP) install -q -e '.[mutate]'
+	$(PY) benchmarks/mutation.py
 
 # The documentation site: installs the `docs` extra once (stamp), builds site/ with
 # warnings as errors. Figures: $(PY) docs/make_figures.py; CLI page: $(PY) docs/gen_cli.py.

@@ -10,7 +10,7 @@ from typing import Dict, Optional, Union
 import numpy as np
 
 from ..errors import MeshError
-from ..mesh import Mesh
+from ..mesh import Mesh, planar_points
 from ..utils.atomic import atomic_path
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -35,7 +35,8 @@ def read_point_cloud(path: PathLike) -> Mesh:
         ``.npy``: array ``(N, 2)`` or ``(N, 3)``. ``.csv``: columns ``x, y[, z]``
         (any other named columns become point data; without a header the first
         2 or 3 columns are coordinates). ``.xyz``/``.txt``: whitespace-separated
-        ``x y z`` rows (extra columns become point data ``c3, c4...``). ``.ply``:
+        ``x y z`` rows (extra columns become point data ``c3, c4...``; a
+        numerically-zero z column is dropped, as for planar meshes). ``.ply``:
         vertices (and their properties) through meshio.
 
     Returns
@@ -65,7 +66,7 @@ def read_point_cloud(path: PathLike) -> Mesh:
             arr = _loadtxt(p)
             ncoord = 3 if arr.shape[1] >= 3 else arr.shape[1]
             extra = {f"c{j}": arr[:, j] for j in range(ncoord, arr.shape[1])}
-            return _as_cloud(arr[:, :ncoord], extra, src)
+            return _as_cloud(planar_points(arr[:, :ncoord], 0), extra, src)
         if ext == ".ply":
             from .read import _read_with_meshio
 
@@ -123,8 +124,12 @@ def write_point_cloud(path: PathLike, mesh: Mesh, point_data: Optional[Dict[str,
         if ext == ".npy":
             np.save(tmp, mesh.points)
         elif ext in (".csv", ".xyz", ".txt"):
-            cols = [mesh.points] + [np.asarray(v).reshape(mesh.num_points, -1) for v in data.values()]
-            names = list("xyz"[: mesh.geometric_dim])
+            points = mesh.points
+            if ext != ".csv" and data and points.shape[1] == 2:
+                # .xyz has no header: fields come after the z column, so a 2D cloud gets z = 0
+                points = np.hstack([points, np.zeros((mesh.num_points, 1))])
+            cols = [points] + [np.asarray(v).reshape(mesh.num_points, -1) for v in data.values()]
+            names = list("xyz"[: points.shape[1]])
             for k, v in data.items():
                 width = np.asarray(v).reshape(mesh.num_points, -1).shape[1]
                 names += [k] if width == 1 else [f"{k}_{j}" for j in range(width)]

@@ -76,15 +76,23 @@ def test_radius_matches_brute_force(d):
 
 
 def test_transforms_and_point_cloud_graph():
-    pts = torch.rand(100, 3)
+    pts = torch.rand(100, 3, generator=torch.Generator().manual_seed(0))
+    dist = cdist(pts.numpy(), pts.numpy())
+    np.fill_diagonal(dist, np.inf)
+    nearest = {(int(j), i) for i in range(100) for j in np.argsort(dist[i])[:4]}  # brute-force 4 nearest
     data = point_cloud_to_graph(pts.numpy(), k=4)
     assert data.edge_index.shape == (2, 400) and data.edge_attr.shape == (400, 4)
+    assert _edge_set(data.edge_index) == nearest
     from torch_geometric.data import Data
 
     d = EdgeFeatures()(KNNGraph(5)(Data(pos=pts)))
-    assert d.edge_index.shape == (2, 500) and d.edge_attr.shape == (500, 4)
+    nearest5 = {(int(j), i) for i in range(100) for j in np.argsort(dist[i])[:5]}
+    assert d.edge_index.shape == (2, 500) and _edge_set(d.edge_index) == nearest5
+    src, dst = d.edge_index
+    torch.testing.assert_close(d.edge_attr[:, :3], pts[src] - pts[dst])  # relative position source - target
+    torch.testing.assert_close(d.edge_attr[:, 3], torch.from_numpy(dist[dst.numpy(), src.numpy()]).float())
     r = RadiusGraph(0.3)(Data(pos=pts))
-    assert r.edge_index.shape[0] == 2
+    assert _edge_set(r.edge_index) == _edge_set(np.nonzero(dist < 0.3)[::-1])
 
 
 def test_neighbour_errors():

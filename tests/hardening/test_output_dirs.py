@@ -43,8 +43,6 @@ ROOT = Path(__file__).resolve().parents[2]
 CHILD = Path(__file__).with_name("fault_child.py")
 T1 = ROOT / "meshes" / "t1.geo"
 OPS = ["write_mesh", "write_point_cloud", "save_checkpoint", "generate", "train", "predict", "cli predict"]
-#: Known gap, reported in docs/reliability.md: Trainer creates its out folder with a bare mkdir.
-TRAINER_MKDIR = "graphops/train/trainer.py creates the out folder with a bare Path.mkdir (see docs/reliability.md)"
 
 
 @pytest.fixture(scope="module")
@@ -77,9 +75,8 @@ def _run_child(spec_dir, dest, inputs, fsize_limit=None):
 
 
 def _check_records(records, dest):
-    """Each op failed with one line naming a path under ``dest``; the trainer's known gap becomes an xfail."""
+    """Each op failed with one line naming a path under ``dest`` (the trainer included: no bare mkdir)."""
     assert set(records) == set(OPS)
-    gap = None
     for op, r in records.items():
         STATS["output faults injected"] += 1
         if op == "cli predict":
@@ -88,12 +85,8 @@ def _check_records(records, dest):
             assert str(dest) in lines[0], r
             continue
         assert not r["ok"], f"{op} wrote to {dest} although it should have failed"
-        if op == "train" and not r["graphops"] and r["type"] in ("PermissionError", "NotADirectoryError"):
-            gap = r
-            continue
         assert r["graphops"], f"{op}: {r['type']}: {r['message']}\n{r.get('traceback', '')}"
         assert "\n" not in r["message"] and str(dest) in r["message"], (op, r["message"])
-    return gap
 
 
 def _leftovers(dest):
@@ -108,10 +101,8 @@ def test_read_only_output_folder(tmp_path, inputs):
         records = _run_child(tmp_path, dest, inputs)
     finally:
         dest.chmod(0o755)
-    gap = _check_records(records, dest)
+    _check_records(records, dest)
     assert _leftovers(dest) == []
-    if gap:
-        pytest.xfail(f"{TRAINER_MKDIR}: {gap['type']}: {gap['message']}")
 
 
 @pytest.mark.parametrize("where", ["below a file", "below /proc"])
@@ -122,7 +113,6 @@ def test_output_path_that_cannot_be_a_folder(tmp_path, inputs, where):
     else:
         dest = Path(f"/proc/{os.getpid()}/graphops-no-such-folder") / "out"
     ops = operations(dest, inputs)
-    gap = None
     for name in ("write_mesh", "write_point_cloud", "save_checkpoint", "generate", "predict", "train"):
         STATS["output faults injected"] += 1
         try:
@@ -131,14 +121,7 @@ def test_output_path_that_cannot_be_a_folder(tmp_path, inputs, where):
             assert_clean_error(exc)
             assert str(dest.parent) in str(exc), (name, str(exc))
             continue
-        except OSError as exc:
-            if name == "train":
-                gap = exc
-                continue
-            raise
         pytest.fail(f"{name} wrote below {dest.parent}")
-    if gap:
-        pytest.xfail(f"{TRAINER_MKDIR}: {type(gap).__name__}: {gap}")
 
 
 def test_disk_full_midway_then_resume_gives_the_uninterrupted_result(tmp_path, inputs):

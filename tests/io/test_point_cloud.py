@@ -8,18 +8,31 @@ from graphops.mesh import Mesh
 
 @pytest.mark.parametrize("ext", [".npy", ".csv", ".xyz"])
 @pytest.mark.parametrize("d", [2, 3])
-def test_point_cloud_round_trip(tmp_path, ext, d):
-    pts = np.random.default_rng(0).random((50, d))
-    cloud = Mesh(pts, point_data={} if ext == ".npy" else {"s": np.arange(50.0)})
+def test_point_cloud_round_trip_is_exact(tmp_path, ext, d):
+    rng = np.random.default_rng(0)
+    # awkward float64 values: far from the origin (millimetre parts), tiny, negative, not decimal-exact
+    pts = rng.random((50, d)) * np.array([1e6, 1e-9, -3.0][:d]) + np.array([5e5, 1e-300, 1 / 3][:d])
+    pts[0] = np.nextafter(pts[0], np.inf)
+    field = rng.normal(size=50) * 1e-7
+    cloud = Mesh(pts, point_data={"s": field} if ext == ".csv" else {})
     path = write_point_cloud(tmp_path / f"c{ext}", cloud)
     back = read_mesh(path)
-    assert back.is_point_cloud
+    assert back.is_point_cloud and back.points.dtype == np.float64
     if ext == ".xyz" and d == 2:
-        np.testing.assert_allclose(back.points[:, :2], pts)
+        np.testing.assert_array_equal(back.points[:, :2], pts)
+        assert back.points.shape[1] == 2 or not back.points[:, 2:].any()
     else:
-        np.testing.assert_allclose(back.points, pts)
+        np.testing.assert_array_equal(back.points, pts)  # bit for bit, not approximately
     if ext == ".csv":
-        np.testing.assert_allclose(back.point_data["s"], np.arange(50.0))
+        np.testing.assert_array_equal(back.point_data["s"], field)
+
+
+def test_xyz_of_a_2d_cloud_with_a_field_keeps_its_coordinates(tmp_path):
+    pts = np.random.default_rng(0).random((10, 2))
+    path = write_point_cloud(tmp_path / "c.xyz", Mesh(pts, point_data={"s": np.arange(10.0) + 1}))
+    back = read_mesh(path)
+    assert back.geometric_dim == 2
+    np.testing.assert_array_equal(back.points[:, :2], pts)
 
 
 def test_ply_and_vtu_clouds(tmp_path):
@@ -27,9 +40,9 @@ def test_ply_and_vtu_clouds(tmp_path):
 
     pts = np.random.default_rng(1).random((20, 3))
     meshio.Mesh(pts, []).write(tmp_path / "c.ply")
-    assert read_mesh(tmp_path / "c.ply").num_points == 20
+    np.testing.assert_array_equal(read_mesh(tmp_path / "c.ply").points, pts)
     write_mesh(tmp_path / "c.vtu", Mesh(pts))
-    assert read_mesh(tmp_path / "c.vtu").num_points == 20
+    np.testing.assert_array_equal(read_mesh(tmp_path / "c.vtu").points, pts)
 
 
 def test_point_cloud_errors(tmp_path):

@@ -5,7 +5,6 @@ from torch_geometric.data import Batch
 
 from graphops.errors import CheckpointError, DataError
 from graphops.train import Trainer, evaluate, format_table, load_model
-from graphops.train.metrics import relative_l2_per_graph
 from train_helpers import poisson_dataset, run_config
 
 
@@ -29,7 +28,9 @@ def test_per_family_metrics_match_a_direct_computation(trained):
             pred = normalizer.inverse_y(model(normalizer(Batch.from_data_list([sample]))))
             assert row["sample_id"] == sample.sample_id and row["family"] == sample.family
             assert torch.allclose(row["pred"], pred, atol=1e-5)  # physical units
-            assert row["rel_l2"] == pytest.approx(float(relative_l2_per_graph(pred, sample.y)), rel=1e-4)
+            err, ref = (pred - sample.y.reshape(pred.shape)).double(), sample.y.double()
+            assert row["rel_l2"] == pytest.approx(float(err.norm() / ref.norm()), rel=1e-4)  # not the library's metric
+            assert row["mae"] == pytest.approx(float(err.abs().mean()), rel=1e-4)
     fam1 = [r["rel_l2"] for r in result["samples"] if r["family"] == 1]
     assert result["families"]["1"]["rel_l2"] == pytest.approx(sum(fam1) / len(fam1))
     table = format_table(result)
@@ -63,3 +64,18 @@ def test_bad_checkpoint(tmp_path, trained):
     bogus.write_bytes(b"\x00" * 64)
     with pytest.raises(CheckpointError, match="bogus.pt"):
         evaluate(bogus, trained[1], device="cpu")
+
+
+def test_a_model_that_predicts_zero_has_relative_error_one(trained, tmp_path):
+    """Hand-computed: with every weight zeroed the prediction is 0, so rel L2 = |0 - y| / |y| = 1, MAE = mean |y|."""
+    best, data = trained
+    payload = torch.load(best, weights_only=True)
+    payload["model_state"] = {k: torch.zeros_like(v) for k, v in payload["model_state"].items()}
+    zero = tmp_path / "zero.pt"
+    torch.save(payload, zero)
+    result = evaluate(zero, data, device="cpu", predictions=True)
+    for sample, row in zip(data, result["samples"]):
+        assert torch.count_nonzero(row["pred"]) == 0
+        assert row["rel_l2"] == pytest.approx(1.0, abs=1e-12)
+        assert row["mae"] == pytest.approx(float(sample.y.abs().double().mean()), rel=1e-6)
+    assert result["overall"]["rel_l2"] == pytest.approx(1.0) and result["overall"]["rel_l2_std"] == pytest.approx(0.0, abs=1e-12)
