@@ -311,7 +311,8 @@ def local_context(data, max_tokens: int, neighbours: int) -> LocalContext:
 
     A graph with more than ``max_tokens`` boundary nodes keeps ``max_tokens``
     of them by farthest-point sampling (deterministic, starting from its
-    lowest-index boundary node), so the tokens cover the boundary evenly
+    boundary node with the lexicographically smallest coordinates, so
+    renumbering the nodes changes nothing), so the tokens cover the boundary evenly
     whatever the mesh density. Each node's ``neighbours`` nearest tokens of
     its own graph come from one KD-tree query per graph (scipy ``cKDTree``).
     Work: ``O(M T)`` for the sampling (M boundary nodes) and
@@ -348,6 +349,8 @@ def local_context(data, max_tokens: int, neighbours: int) -> LocalContext:
     for b in range(num_graphs):
         members = order[starts[b] : starts[b + 1]]
         bnodes = members[bmask[members]]
+        # canonical order by coordinates, so the tokens do not depend on the node numbering
+        bnodes = bnodes[np.lexsort(pos[bnodes].T[::-1])]
         if len(bnodes) > max_tokens:
             bnodes = bnodes[np.sort(farthest_point_sampling(pos[bnodes], max_tokens))]
         chosen.append(bnodes)

@@ -76,7 +76,7 @@ def _kill_everywhere(tmp_path: Path, argv, expected_outputs) -> None:
 def test_sigkill_predict_at_every_write(trained, tmp_path):
     checkpoint, _ = trained
     argv = ["predict", str(checkpoint), str(T1), "--source", "sin(pi*x)", "--boundary", "x*y", "-o", "{out}/pred.vtu"]
-    _kill_everywhere(tmp_path, argv, ["pred.vtu", "pred.png"])
+    _kill_everywhere(tmp_path, argv, ["pred.vtu", "pred.ood.json", "pred.png"])
 
 
 def test_sigkill_evaluate_at_every_write(trained, tmp_path):

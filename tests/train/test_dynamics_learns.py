@@ -56,8 +56,8 @@ def constant_velocity_mse(traj: dict, history: int, steps: int) -> float:
 def test_training_lowers_the_loss_and_fits_a_tiny_trajectory(tmp_path, config):
     train_set = [drag_trajectory(s) for s in range(3)]
     ckpt = train_dynamics(config, train_set, tmp_path / "m.pt", steps=200, batch_size=4, lr=3e-3, lr_final=3e-4,
-                          noise_std=1e-5, seed=0, progress=False)
-    history = load_checkpoint(ckpt)["extra"]["loss_history"]
+                          noise_std=1e-5, seed=0, checkpoint_every=20, progress=False)
+    history = load_checkpoint(ckpt)["metrics"]["history"]
     assert history[-1]["loss_acc"] < 0.1 * history[0]["loss_acc"], history
     model, _, _ = load_model(ckpt)
     steps = 6
