@@ -358,11 +358,15 @@ class ElasticityHoles(Problem):
             order=opts["order"],
         )
 
-    def _sample(self, rng: np.random.Generator) -> Dict[str, np.ndarray]:
+    def mesh(self, rng: np.random.Generator) -> Mesh:
+        """The random geometry of one sample (groups ``bottom``, ``right``, ``top``, ``left``, ``void``)."""
         from ..geometry import unit_cell_with_void
 
         opts = self.options
-        mesh = unit_cell_with_void(int(rng.integers(0, 2**31 - 1)), opts["mesh_size"], opts["void_mesh_size"])
+        return unit_cell_with_void(int(rng.integers(0, 2**31 - 1)), opts["mesh_size"], opts["void_mesh_size"])
+
+    def _sample(self, rng: np.random.Generator) -> Dict[str, np.ndarray]:
+        mesh = self.mesh(rng)
         sol = self.solve(mesh)
         facets, codes = _facet_arrays(mesh, self.group_names)
         return {
@@ -407,3 +411,8 @@ def get_problem(name: str, tiny: bool = False, **options: Any) -> Problem:
     if name not in PROBLEMS:
         raise ConfigError(f"unknown problem {name!r} (known: {', '.join(problem_names())})")
     return PROBLEMS[name](tiny=tiny, **options)
+
+
+from .small_hole_problem import ElasticitySmallHole  # noqa: E402  (subclasses ElasticityHoles)
+
+PROBLEMS[ElasticitySmallHole.name] = ElasticitySmallHole
