@@ -21,6 +21,10 @@ Problems
     Bottom side clamped, uniform vertical traction ``(0, traction)`` on the
     top, no body load, ``E = 1``, ``nu = 0.3`` by default. Target: nodal von
     Mises stress (L2 projection onto P1); the displacement is stored too.
+``elasticity-small-hole``
+    The same set-up with one small circular hole and a mesh graded by a factor
+    ``grading`` (default 30) towards it
+    (:mod:`graphops.data.small_hole_problem`): NUNO's regime.
 
 Options: Poisson problems take ``cutouts`` (families to draw from, default
 0..4), ``mesh_size`` (0.025, tiny 0.06), ``cutout_size`` ([0.1, 0.4]),
