@@ -129,22 +129,33 @@ def plot_floor_sweep(rows: list, path: Path) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(6.4, 4.2))
+    fig = Figure(figsize=(10, 4.2))
     FigureCanvasAgg(fig)
-    ax = fig.add_subplot(1, 1, 1)
+    ax, ax_ratio = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
     gradings = sorted({r["grading"] for r in rows})
     colours = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown"]
+    floor_min = 1e-3  # below: the grid has more nodes than the cloud has points and interpolates it
     for grading, colour in zip(gradings, colours):
         sel = [r for r in rows if r["grading"] == grading]
-        ax.loglog([r["nuno_nodes"] for r in sel], [r["floor_nuno"] for r in sel], "o-", color=colour,
-                  label=f"NU-FNO, grading {grading:g}")
-        ax.loglog([r["global_nodes"] for r in sel], [r["floor_fno_global"] for r in sel], "s--", color=colour,
-                  label=f"global grid, grading {grading:g}")
+        ax.loglog([r["nuno_nodes"] for r in sel], [max(r["floor_nuno"], floor_min) for r in sel], "o-",
+                  color=colour, label=f"NU-FNO, grading {grading:g}")
+        ax.loglog([r["global_nodes"] for r in sel], [max(r["floor_fno_global"], floor_min) for r in sel], "s--",
+                  color=colour, label=f"global grid, grading {grading:g}")
+        ax_ratio.semilogx([r["nuno_nodes"] for r in sel], [min(r["floor_ratio"], 4.0) for r in sel], "o-",
+                          color=colour, label=f"grading {grading:g}")
     ax.set_xlabel("grid nodes (NU-FNO: 8 subdomains x g^2; global: G^2)")
     ax.set_ylabel("representation floor (rel. L2 at the points)")
-    ax.set_title("elasticity-small-hole: what each grid can represent")
+    ax.set_title(f"floors (clipped at {floor_min:g})")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
+    ax_ratio.axhline(1.0, color="k", lw=0.8)
+    ax_ratio.axhline(0.6, color="k", lw=0.8, ls=":")
+    ax_ratio.set_ylim(0, 4.0)
+    ax_ratio.set_xlabel("grid nodes")
+    ax_ratio.set_ylabel("floor NU-FNO / floor global grid (clipped at 4)")
+    ax_ratio.set_title("elasticity-small-hole: below 1 NU-FNO's grids win")
+    ax_ratio.grid(True, which="both", alpha=0.3)
+    ax_ratio.legend(fontsize=7)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
@@ -326,6 +337,8 @@ def main() -> None:
     saved = json.loads(saved_path.read_text()) if saved_path.exists() else {}
     if args.from_json:
         stats = saved.get("decomposition_stats") or decomposition_stats(saved["args"])
+        if saved.get("floor_sweep"):
+            plot_floor_sweep(saved["floor_sweep"], FLOOR_FIGURE)
         render(saved["args"], saved["rows"], machine=saved["machine"], stats=stats, sweep=saved.get("floor_sweep"))
         return
     if args.quick:
