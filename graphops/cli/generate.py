@@ -22,6 +22,7 @@ def register(sub: "argparse._SubParsersAction") -> None:
     )
     p.add_argument("--problem", required=True,
                    help="problem name (poisson-dirichlet, poisson-neumann, poisson-mixed, elasticity-holes, "
+                   "elasticity-small-hole, "
                    f"{TRAJECTORY_PROBLEM})")
     p.add_argument("--n", type=int, required=True, help="number of samples (trajectories)")
     p.add_argument("--out", required=True, help="output folder")

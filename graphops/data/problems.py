@@ -21,6 +21,10 @@ Problems
     Bottom side clamped, uniform vertical traction ``(0, traction)`` on the
     top, no body load, ``E = 1``, ``nu = 0.3`` by default. Target: nodal von
     Mises stress (L2 projection onto P1); the displacement is stored too.
+``elasticity-small-hole``
+    The same set-up with one small circular hole and a mesh graded by a factor
+    ``grading`` (default 30) towards it
+    (:mod:`graphops.data.small_hole_problem`): NUNO's regime.
 
 Options: Poisson problems take ``cutouts`` (families to draw from, default
 0..4), ``mesh_size`` (0.025, tiny 0.06), ``cutout_size`` ([0.1, 0.4]),
@@ -721,11 +725,15 @@ class ElasticityHoles(Problem):
             order=opts["order"],
         )
 
-    def _sample(self, rng: np.random.Generator) -> Dict[str, np.ndarray]:
+    def mesh(self, rng: np.random.Generator) -> Mesh:
+        """The random geometry of one sample (groups ``bottom``, ``right``, ``top``, ``left``, ``void``)."""
         from ..geometry import unit_cell_with_void
 
         opts = self.options
-        mesh = unit_cell_with_void(int(rng.integers(0, 2**31 - 1)), opts["mesh_size"], opts["void_mesh_size"])
+        return unit_cell_with_void(int(rng.integers(0, 2**31 - 1)), opts["mesh_size"], opts["void_mesh_size"])
+
+    def _sample(self, rng: np.random.Generator) -> Dict[str, np.ndarray]:
+        mesh = self.mesh(rng)
         sol = self.solve(mesh)
         facets, codes = _facet_arrays(mesh, self.group_names)
         return {
@@ -861,3 +869,7 @@ class PoissonNeumann3D(_PoissonSolids):
 
 
 PROBLEMS.update({cls.name: cls for cls in (PoissonDirichlet3D, PoissonNeumann3D)})
+
+from .small_hole_problem import ElasticitySmallHole  # noqa: E402  (subclasses ElasticityHoles)
+
+PROBLEMS[ElasticitySmallHole.name] = ElasticitySmallHole

@@ -60,7 +60,33 @@ def unit_cell_with_void(
     h = check_mesh_size(mesh_size)
     h_void = check_mesh_size(void_mesh_size if void_mesh_size is not None else h / 3.0, "void_mesh_size")
     centre, radii = void_radius(seed)
-    void = closed_curve_points(centre, radii)
+    return graded_cell_with_void(closed_curve_points(centre, radii), h, h_void, GRADING_DISTANCE, refinements,
+                                 source=f"unit_cell_with_void(seed={seed})")
+
+
+def graded_cell_with_void(void: np.ndarray, mesh_size: float, void_mesh_size: float, grading_distance: float,
+                          refinements: int = 0, source: str = "graded_cell_with_void") -> Mesh:
+    """Triangle mesh of ``[0, 1]^2`` minus the closed spline ``void``, graded towards the void.
+
+    Parameters
+    ----------
+    void : ndarray, shape (M, 2)
+        Points of the void's boundary (closed spline through them), inside the cell.
+    mesh_size, void_mesh_size : float
+        Element size far from the void and on it; the size grows linearly in
+        between, over ``grading_distance`` from the void.
+    grading_distance : float
+    refinements : int
+    source : str
+        Named in errors.
+
+    Returns
+    -------
+    Mesh
+        Physical groups ``"domain"``, ``"bottom"`` (y = 0), ``"right"``,
+        ``"top"`` (y = 1), ``"left"`` and ``"void"``.
+    """
+    h, h_void = mesh_size, void_mesh_size
 
     def build(gmsh) -> None:
         geo = gmsh.model.geo
@@ -81,7 +107,7 @@ def unit_cell_with_void(
         field.setNumber(grade, "SizeMin", h_void)
         field.setNumber(grade, "SizeMax", h)
         field.setNumber(grade, "DistMin", 0.0)
-        field.setNumber(grade, "DistMax", GRADING_DISTANCE)
+        field.setNumber(grade, "DistMax", grading_distance)
         field.setAsBackgroundMesh(grade)
 
-    return build_mesh(build, 2, h, refinements, background=True, source=f"unit_cell_with_void(seed={seed})")
+    return build_mesh(build, 2, h, refinements, background=True, source=source)

@@ -104,7 +104,7 @@ def test_a_folder_with_another_dataset_or_other_files_is_refused(tmp_path, mixed
     ({"workers": 0}, "workers"),
     ({"seed": -1}, "seed"),
     ({"shard_size": 0}, "shard_size"),
-    ({"problem": "poisson"}, "unknown problem 'poisson' \\(known: elasticity-holes, poisson-dirichlet"),
+    ({"problem": "poisson"}, "unknown problem 'poisson' \\(known: elasticity-holes, elasticity-small-hole, poisson-dirichlet"),
     ({"cutouts": "1,7"}, "cutouts"),
 ])
 def test_bad_arguments_are_config_errors(tmp_path, kwargs, match):

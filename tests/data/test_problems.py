@@ -11,8 +11,8 @@ POISSON = ["poisson-dirichlet", "poisson-neumann", "poisson-mixed"]
 
 
 def test_registry_lists_the_problems():
-    assert problem_names() == ["elasticity-holes", "poisson-dirichlet", "poisson-dirichlet-3d", "poisson-mixed",
-                               "poisson-neumann", "poisson-neumann-3d"]
+    assert problem_names() == ["elasticity-holes", "elasticity-small-hole", "poisson-dirichlet", "poisson-dirichlet-3d",
+                               "poisson-mixed", "poisson-neumann", "poisson-neumann-3d"]
     with pytest.raises(ConfigError, match="unknown problem 'heat'.*poisson-dirichlet"):
         get_problem("heat")
 
@@ -93,3 +93,23 @@ def test_random_coefficient_and_p2_option():
     assert 0.5 < s["a"].min() < s["a"].max() < 2.0
     with pytest.raises(ConfigError, match="nu"):
         get_problem("elasticity-holes", nu=0.7)
+
+
+def test_small_hole_stress_concentration_matches_kirsch():
+    """Kirsch: a small circular hole under uniaxial tension s has hoop stress 3 s at its sides.
+
+    Plane strain (nu = 0.3): far field von Mises sqrt(1 + nu^2 - nu) s = 0.889 s; at the
+    hole's sides sigma = (3 s, 0, 3 nu s), von Mises 2.67 s (a P1 projection on a
+    finite mesh reads a little lower).
+    """
+    s = get_problem("elasticity-small-hole", grading=10).sample(0, 1)
+    vm = s["von_mises"]
+    assert vm.shape == (len(s["points"]),) and s["displacement"].shape == (len(s["points"]), 2)
+    far = np.abs(s["points"][:, 1] - 0.5) < 0.3
+    assert abs(np.median(vm[far]) - np.sqrt(1 + 0.09 - 0.3)) < 0.05
+    assert 2.2 < vm.max() < 2.8
+
+
+def test_small_hole_bad_grading_is_a_config_error():
+    with pytest.raises(ConfigError, match="grading"):
+        get_problem("elasticity-small-hole", grading=0.1)
