@@ -111,10 +111,6 @@ def run_part(checkpoints: Dict[int, Path], part: Dict[str, Any], out: Path) -> D
     unit_source, unit_boundary = (SOURCE_3D, BOUNDARY_3D) if mesh.geometric_dim == 3 else (DEMO_SOURCE, DEMO_BOUNDARY)
     source = f"({_in_unit_coordinates(unit_source, lo, length)}) / {float(length)**2!r}"
     boundary = _in_unit_coordinates(unit_boundary, lo, length)
-    if mesh.dim != mesh.geometric_dim:  # a surface mesh in 3D has no interior to solve in
-        row.update(verdict="refused (flagged)", flagged=True,
-                   error=f"{part['file'].name} is a {mesh.kind}: the Poisson models need a volume mesh")
-        return row
     ckpt = checkpoints.get(mesh.geometric_dim)
     if ckpt is None or not ckpt.exists():
         row.update(verdict="refused (flagged)", flagged=True,
@@ -125,7 +121,7 @@ def run_part(checkpoints: Dict[int, Path], part: Dict[str, Any], out: Path) -> D
         native = predict(ckpt, mesh, source=source, boundary=boundary, compare_fem=True,
                          out=out / f"{part['name']}.vtu", png=False)
     except GraphopsError as exc:  # only the dimension check counts as a flag; anything else is a failure
-        refused = "D meshes" in str(exc) and "was trained on" in str(exc)
+        refused = ("D meshes" in str(exc) and "was trained on" in str(exc)) or "solved in a volume" in str(exc)
         row.update(verdict="refused (flagged)" if refused else "ERROR", error=str(exc), flagged=refused)
         return row
     hand_mesh = Mesh((mesh.points - lo) / length, dict(mesh.cells), groups=dict(mesh.groups), source=mesh.source)

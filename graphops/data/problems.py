@@ -471,6 +471,21 @@ class _PoissonPrediction(Problem):
     #: "dirichlet" or "neumann": what the boundary input means (predict supports these two).
     boundary_kind = ""
 
+    def prediction_mesh(self, mesh: Mesh) -> Mesh:
+        """The mesh unchanged; a surface mesh in 3D (or a curve mesh) is refused: Poisson needs a volume.
+
+        Raises
+        ------
+        MeshError
+            Naming the mesh's kind.
+        """
+        from ..errors import MeshError
+
+        if mesh.dim != mesh.geometric_dim:
+            raise MeshError(f"this is a {mesh.kind}, and Poisson is solved in a volume: mesh the part's interior "
+                            f"(a {mesh.geometric_dim}D mesh) first", mesh.source)
+        return mesh
+
     def prediction_fields(self, mesh: Mesh, inputs: Mapping[str, InputSpec]) -> Dict[str, np.ndarray]:
         from ..boundary import boundary_nodes
 

@@ -127,3 +127,15 @@ def test_dirichlet_3d_prediction_inputs_and_reference_reproduce_a_harmonic_field
     assert problem.similarity is not None and problem.reference_frame()["high"] == [1.0, 1.0, 1.0]
     with pytest.raises(ConfigError, match="boundary values are required"):
         problem.prediction_fields(mesh, {"source": "1"})
+
+
+def test_poisson_prediction_refuses_a_surface_mesh():
+    """A surface mesh in 3D has no interior: the Poisson problems refuse it by name instead of predicting on it."""
+    from graphops.errors import MeshError
+    from graphops.mesh import Mesh
+
+    square = Mesh(np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0.5]], float),
+                  {"triangle": np.array([[0, 1, 2], [0, 2, 3]])})
+    for name in ("poisson-dirichlet-3d", "poisson-dirichlet"):
+        with pytest.raises(MeshError, match="surface mesh in 3D"):
+            get_problem(name).prediction_mesh(square)
