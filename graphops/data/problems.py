@@ -465,48 +465,30 @@ def pad_vector(values: np.ndarray) -> np.ndarray:
     return np.concatenate([values, np.zeros((len(values), 3 - values.shape[1]), dtype=values.dtype)], axis=1)
 
 
-class _PoissonCutouts(Problem):
-    """Poisson on the BENO cut-out squares; subclasses choose the boundary conditions."""
-
-    family_name = "num_cutouts"
-    group_names = ("outer", "cutout")
-    node_fields = ("f", "g", "a", "bc_dirichlet", "u")
-    target = "u"
-    defaults = {
-        "cutouts": ([0, 1, 2, 3, 4], [0, 1, 2, 3, 4]),
-        "mesh_size": (0.025, 0.06),
-        "cutout_size": ([0.1, 0.4], [0.1, 0.4]),
-        "coefficient": ("constant", "constant"),
-        "order": (1, 1),
-    }
-
-    def _validate(self, values: Dict[str, Any]) -> Dict[str, Any]:
-        from ..geometry._build import check_mesh_size
-
-        values["cutouts"] = parse_families(values["cutouts"], "cutouts", 0, 4)
-        values["mesh_size"] = check_mesh_size(values["mesh_size"])
-        size = values["cutout_size"]
-        if not (isinstance(size, (list, tuple)) and len(size) == 2):
-            raise ConfigError(f"cutout_size must be a pair (low, high), got {size!r}")
-        values["cutout_size"] = [_positive(size[0], "cutout_size low"), _positive(size[1], "cutout_size high")]
-        if not values["cutout_size"][0] <= values["cutout_size"][1] < 0.5:
-            raise ConfigError(f"cutout_size must satisfy low <= high < 0.5, got {size!r}")
-        if values["coefficient"] not in ("constant", "random"):
-            raise ConfigError(f"coefficient must be 'constant' or 'random', got {values['coefficient']!r}")
-        if values["order"] not in (1, 2):
-            raise ConfigError(f"order must be 1 or 2, got {values['order']!r}")
-        return values
-
-    def families(self) -> List[int]:
-        return list(self.options["cutouts"])
+class _PoissonPrediction(Problem):
+    """What ``predict`` needs of a Poisson problem (2D cut-outs or 3D solids): inputs f and g, the FEM reference."""
 
     prediction_inputs = {
         "source": "source term f: formula in x, y, z, point field name or number (default 0)",
         "boundary": "boundary values g (Dirichlet value or Neumann flux): formula, point field name or number",
     }
-    domain_box = ((0.0, 0.0), (1.0, 1.0))
     #: "dirichlet" or "neumann": what the boundary input means (predict supports these two).
     boundary_kind = ""
+
+    def prediction_mesh(self, mesh: Mesh) -> Mesh:
+        """The mesh unchanged; a surface mesh in 3D (or a curve mesh) is refused: Poisson needs a volume.
+
+        Raises
+        ------
+        MeshError
+            Naming the mesh's kind.
+        """
+        from ..errors import MeshError
+
+        if mesh.dim != mesh.geometric_dim:
+            raise MeshError(f"this is a {mesh.kind}, and Poisson is solved in a volume: mesh the part's interior "
+                            f"(a {mesh.geometric_dim}D mesh) first", mesh.source)
+        return mesh
 
     def prediction_fields(self, mesh: Mesh, inputs: Mapping[str, InputSpec]) -> Dict[str, np.ndarray]:
         from ..boundary import boundary_nodes
@@ -538,6 +520,44 @@ class _PoissonCutouts(Problem):
         else:
             return super().reference_solution(mesh, fields)
         return {"prediction": u}
+
+
+
+class _PoissonCutouts(_PoissonPrediction):
+    """Poisson on the BENO cut-out squares; subclasses choose the boundary conditions."""
+
+    family_name = "num_cutouts"
+    group_names = ("outer", "cutout")
+    node_fields = ("f", "g", "a", "bc_dirichlet", "u")
+    target = "u"
+    defaults = {
+        "cutouts": ([0, 1, 2, 3, 4], [0, 1, 2, 3, 4]),
+        "mesh_size": (0.025, 0.06),
+        "cutout_size": ([0.1, 0.4], [0.1, 0.4]),
+        "coefficient": ("constant", "constant"),
+        "order": (1, 1),
+    }
+    domain_box = ((0.0, 0.0), (1.0, 1.0))
+
+    def _validate(self, values: Dict[str, Any]) -> Dict[str, Any]:
+        from ..geometry._build import check_mesh_size
+
+        values["cutouts"] = parse_families(values["cutouts"], "cutouts", 0, 4)
+        values["mesh_size"] = check_mesh_size(values["mesh_size"])
+        size = values["cutout_size"]
+        if not (isinstance(size, (list, tuple)) and len(size) == 2):
+            raise ConfigError(f"cutout_size must be a pair (low, high), got {size!r}")
+        values["cutout_size"] = [_positive(size[0], "cutout_size low"), _positive(size[1], "cutout_size high")]
+        if not values["cutout_size"][0] <= values["cutout_size"][1] < 0.5:
+            raise ConfigError(f"cutout_size must satisfy low <= high < 0.5, got {size!r}")
+        if values["coefficient"] not in ("constant", "random"):
+            raise ConfigError(f"coefficient must be 'constant' or 'random', got {values['coefficient']!r}")
+        if values["order"] not in (1, 2):
+            raise ConfigError(f"order must be 1 or 2, got {values['order']!r}")
+        return values
+
+    def families(self) -> List[int]:
+        return list(self.options["cutouts"])
 
     # boundary conditions: (dirichlet groups or "all"/None, neumann groups or "all"/None)
     def _bcs(self, mesh: Mesh) -> Tuple[Any, Any]:  # pragma: no cover - abstract
@@ -781,7 +801,7 @@ def get_problem(name: str, tiny: bool = False, **options: Any) -> Problem:
 
 
 # ---------------------------------------------------------------- 3D Poisson (appended)
-class _PoissonSolids(Problem):
+class _PoissonSolids(_PoissonPrediction):
     """Poisson on the unit box drilled by ``k`` random vertical through-holes (3D BENO-style data).
 
     Geometry: :func:`graphops.geometry.solid_with_holes` (box, ``k`` = 0..4
@@ -803,6 +823,7 @@ class _PoissonSolids(Problem):
     }
     #: (dirichlet, neumann) selectors of :func:`graphops.solvers.solve_poisson`.
     conditions: Tuple[Any, Any] = ("all", None)
+    domain_box = ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
 
     def _validate(self, values: Dict[str, Any]) -> Dict[str, Any]:
         from ..geometry._build import check_mesh_size
@@ -860,12 +881,16 @@ class PoissonDirichlet3D(_PoissonSolids):
     name = "poisson-dirichlet-3d"
     description = "Poisson, u = g on the whole boundary of a box with random vertical through-holes (3D)"
     conditions = ("all", None)
+    boundary_kind = "dirichlet"
+    similarity = POISSON_DIRICHLET
 
 
 class PoissonNeumann3D(_PoissonSolids):
     name = "poisson-neumann-3d"
     description = "Poisson, a du/dn = g on the whole boundary of a box with random through-holes (3D; compatible source, zero-mean u)"
     conditions = (None, "all")
+    boundary_kind = "neumann"
+    similarity = POISSON_NEUMANN
 
 
 PROBLEMS.update({cls.name: cls for cls in (PoissonDirichlet3D, PoissonNeumann3D)})

@@ -108,3 +108,34 @@ def test_bad_options():
         get_problem("poisson-dirichlet-3d", holes=[7])
     with pytest.raises(ConfigError, match="no option"):
         get_problem("poisson-dirichlet-3d", cutouts=[1])
+
+
+def test_dirichlet_3d_prediction_inputs_and_reference_reproduce_a_harmonic_field():
+    """predict's side of the 3D problem: f, g from formulas; the FEM reference is exact for a linear harmonic u."""
+    from graphops.geometry import solid_with_holes
+
+    problem = get_problem("poisson-dirichlet-3d")
+    mesh = solid_with_holes(3, 0.3, "box", 1)
+    fields = problem.prediction_fields(mesh, {"source": "0", "boundary": "1 + x + 2*y - z"})
+    x, y, z = mesh.points.T
+    exact = 1 + x + 2 * y - z
+    on_boundary = fields["bc_dirichlet"]
+    assert on_boundary.any() and not on_boundary.all()
+    np.testing.assert_allclose(fields["g"][on_boundary], exact[on_boundary])
+    u = problem.reference_solution(mesh, fields)["prediction"]
+    np.testing.assert_allclose(u, exact, atol=1e-8)
+    assert problem.similarity is not None and problem.reference_frame()["high"] == [1.0, 1.0, 1.0]
+    with pytest.raises(ConfigError, match="boundary values are required"):
+        problem.prediction_fields(mesh, {"source": "1"})
+
+
+def test_poisson_prediction_refuses_a_surface_mesh():
+    """A surface mesh in 3D has no interior: the Poisson problems refuse it by name instead of predicting on it."""
+    from graphops.errors import MeshError
+    from graphops.mesh import Mesh
+
+    square = Mesh(np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0.5]], float),
+                  {"triangle": np.array([[0, 1, 2], [0, 2, 3]])})
+    for name in ("poisson-dirichlet-3d", "poisson-dirichlet"):
+        with pytest.raises(MeshError, match="surface mesh in 3D"):
+            get_problem(name).prediction_mesh(square)
