@@ -1,4 +1,4 @@
-"""Files written by another solver (NGSolve, shipped in tests/data/ngsolve) through the whole CLI:
+"""Files written by another solver (NGSolve, shipped in tests/data/ngsolve_files) through the whole CLI:
 ``graphops import`` -> ``train`` (1-2 epochs) -> ``evaluate`` -> ``predict`` writing the named targets.
 
 The oracle of the written prediction is the model itself: the VTU must hold, under the target's own
@@ -17,7 +17,7 @@ import yaml
 
 from graphops.cli import main
 
-NGSOLVE = Path(__file__).parent / "ngsolve"
+NGSOLVE = Path(__file__).parent / "ngsolve_files"
 
 
 def _run(tmp_path: Path, case: str, spec_args: list, model: dict) -> tuple:

@@ -1,7 +1,7 @@
 """graphops.data.importer: specs, every bad-input error (naming the file), resume, skip-bad, vectors, time series.
 
 Oracles: the arrays of the files themselves (written here with meshio, or the
-NGSolve files shipped in tests/data/ngsolve); a fresh import for resumed ones.
+NGSolve files shipped in tests/data/ngsolve_files); a fresh import for resumed ones.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from graphops.data.importer import find_sources, import_dataset
 from graphops.data.shards import read_shard
 from graphops.errors import ConfigError, DataError
 
-NGSOLVE = Path(__file__).parent / "ngsolve"
+NGSOLVE = Path(__file__).parent / "ngsolve_files"
 SPEC = {"inputs": ["k"], "targets": ["T"]}
 
 
