@@ -119,6 +119,7 @@ EXPLAINED.update({
     **{_B + f"x_distance_to_boundary__mutmut_{i}": ("integer query points are promoted to float64 by the first "
                                                     "arithmetic with the float64 mesh points: the same numbers")
        for i in (17, 19)},
+    _B + "x__distances_from__mutmut_129": "differs only for a distance of exactly 1e-12 times the mesh diagonal",
     _B + "x_row_keys__mutmut_10": "differs only when num_nodes ** k is exactly 2**62",
     _B + "x_row_keys__mutmut_13": ("num_nodes ** k < 2**63 still fits: the largest key is num_nodes ** k - 1; the "
                                    "2**62 bound is only a safety margin"),
@@ -315,15 +316,18 @@ def run_target(name: str, modules: List[str], tests: List[str], jobs: int, keep:
     return row
 
 
-def recheck_survivors(row: Dict, time_limit: float | None) -> Dict:
+def recheck_survivors(row: Dict, time_limit: float | None, resume: bool = False) -> Dict:
     """Run a finished target's survivors again, in its scratch folder, against the checkout's current tests.
 
     The module under test is unchanged (the mutant names are those of the first run), so the
     mutants killed then stay killed; only the survivors are re-run, with the test files copied
     afresh from the checkout (mutmut collects which tests reach which function for new tests).
+    With ``resume``, the mutants a stopped run never checked are run too (mutmut skips the ones
+    that already have a result).
     """
     work = Path(row["scratch"])
     names = [s["name"] for s in row["survivors"]]
+    runs = ([names] if names else []) + ([[]] if resume else [])
     for rel in subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z", "tests", "pyproject.toml"],
                               cwd=ROOT, check=True, capture_output=True).stdout.decode().split("\0"):
         if rel and (ROOT / rel).is_file():
@@ -334,15 +338,20 @@ def recheck_survivors(row: Dict, time_limit: float | None) -> Dict:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     start = time.perf_counter()
-    if names:
-        proc = subprocess.Popen([sys.executable, "-m", "mutmut", "run", *names], cwd=work, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    for selected in runs:
+        left = None if time_limit is None else max(1.0, time_limit - (time.perf_counter() - start))
+        proc = subprocess.Popen([sys.executable, "-m", "mutmut", "run", "--max-children", "2", *selected], cwd=work,
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         try:
-            proc.wait(timeout=time_limit)
+            proc.wait(timeout=left)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            row["note"] = (row.get("note", "") + "; " if row.get("note") else "") + "survivor re-check stopped early"
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            break
     row["tests"] = tests
     row["survivors_rechecked_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     row["seconds"] = round(row["seconds"] + time.perf_counter() - start, 1)
@@ -362,6 +371,13 @@ def recollect(row: Dict) -> Dict:
                timeout=counts.get("timeout", 0),
                other=len(status) - counts.get("killed", 0) - len(survivors) - counts.get("timeout", 0),
                survivors=[{"name": k, "diff": _diff(work, env, k)} for k in survivors])
+    unchecked = counts.get("not checked", 0)
+    if unchecked:
+        row["partial"] = True
+        row["note"] = f"partial: {len(status) - unchecked} of {len(status)} mutants checked; unchecked ones counted as other"
+    elif row.get("partial"):
+        row.pop("partial")
+        row.pop("note", None)
     return row
 
 
@@ -447,10 +463,12 @@ def main(argv: List[str] | None = None) -> None:
                         help="re-read the results of the last run from its scratch folders (no new run)")
     parser.add_argument("--recheck-survivors", action="store_true",
                         help="re-run only the survivors of the last run of the --only targets against the current tests")
+    parser.add_argument("--resume", action="store_true",
+                        help="with --recheck-survivors: also run the mutants a stopped run never checked")
     args = parser.parse_args(argv)
     if args.recheck_survivors:
         previous = json.loads((RESULTS / "mutation.json").read_text())["rows"]
-        rows = [recheck_survivors(r, args.time_limit) for r in previous
+        rows = [recheck_survivors(r, args.time_limit, args.resume) for r in previous
                 if args.only and r["target"] in args.only and Path(r.get("scratch", "")).is_dir()]
         for r in rows:
             print(f"{r['target']}: {r['survived']} survivors left ({r['explained']} explained)", flush=True)

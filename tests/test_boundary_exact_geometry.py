@@ -170,3 +170,15 @@ def test_query_points_of_the_wrong_shape_are_refused(square_mesh):
             distance_to_boundary(square_mesh, bad)
     # integer query points are measured like the same points in floating point
     np.testing.assert_allclose(distance_to_boundary(square_mesh, np.array([[0, 2]]))[0], [1.0], atol=1e-12)
+
+
+def test_tetrahedra_of_either_orientation_get_outward_corner_normals():
+    # Corner tetrahedron (0,0,0), (1,0,0), (0,1,0), (0,0,1): outward face normals -x, -y, -z and (1,1,1)/sqrt 3.
+    # A corner's normal is the normalised sum of the unit normals of its three faces. The second copy
+    # (shifted by 5 along x) lists its nodes in the opposite orientation, so its faces come out inward first.
+    corners = np.array([[0.0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]])
+    mesh = Mesh(np.concatenate([corners, corners + [5.0, 0, 0]]), {"tetra": np.array([[0, 1, 2, 3], [4, 6, 5, 7]])})
+    slant = np.ones(3) / np.sqrt(3)
+    ex, ey, ez = np.eye(3)
+    one = np.array([_unit(-ex - ey - ez), _unit(slant - ey - ez), _unit(slant - ex - ez), _unit(slant - ex - ey)])
+    np.testing.assert_allclose(boundary_normals(mesh), np.concatenate([one, one]), atol=1e-12)
