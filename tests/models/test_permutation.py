@@ -64,9 +64,7 @@ def test_permute_nodes_keeps_the_edges_between_the_same_points(square):
 def test_mesh_models_are_permutation_equivariant(name, square):
     torch.manual_seed(0)
     model = build_model({"name": name, **SMALL[name]})
-    # BENO's attention sums over neighbours in the order of the edge list, and float32 sums in another
-    # order differ by a few 1e-5 (seen under mutmut's test runner); a wrong permutation differs by O(1).
-    _check(model, square, atol=1e-4 if name == "beno" else 1e-5)
+    _check(model, square, atol=1e-5)
 
 
 def test_beno_pooled_boundary_encoder_is_permutation_equivariant(square):
