@@ -140,6 +140,12 @@ EXPLAINED.update({
     "graphops.solvers.poisson.x_solve_poisson__mutmut_7": (
         "default P2 instead of P1 in the convenience wrapper: a more accurate element for the same problem, whose "
         "values at the mesh nodes match P1's on every exact (linear) oracle; poisson_fem's own default is tested"),
+    **{f"graphops.solvers.poisson.x_poisson_fem__mutmut_{i}": _SOLVER for i in (131, 132, 135, 136, 137)},
+    "graphops.solvers.poisson.x_poisson_fem__mutmut_154": (
+        "pure Neumann: the Lagrange multiplier of the mean constraint absorbs any multiple of `ones` in the "
+        "right-hand side, so u is the same; only the multiplier changes"),
+    **{f"graphops.solvers.poisson.x_poisson_fem__mutmut_{i}": (
+        "sparse storage format only: solve_sparse converts to CSC before factorising") for i in (158, 160)},
     **{_E + f"x_elasticity_fem__mutmut_{i}": _SOLVER for i in (145, 146, 149, 150, 151)},
     **{_E + f"x_nodal_von_mises__mutmut_{i}": _SOLVER for i in (32, 33, 36, 37, 42)},
     **{_E + f"x_nodal_von_mises__mutmut_{i}": _QUAD_ORDER for i in (7, 10, 12, 13)},

@@ -45,3 +45,13 @@ def test_errors_name_the_input_that_is_wrong(square_mesh):
     for kwargs, words in cases:
         with pytest.raises(ConfigError, match=words):
             solve_poisson(square_mesh, **kwargs)
+
+
+def test_poisson_fem_defaults_and_the_rest_of_the_boundary_as_neumann(square_mesh):
+    x = square_mesh.points[:, 0]
+    assert np.all(poisson_fem(square_mesh).nodal() == 0.0)
+    assert np.all(poisson_fem(square_mesh, dirichlet=left, neumann=right).nodal() == 0.0)
+    np.testing.assert_allclose(poisson_fem(square_mesh, dirichlet=left, neumann=right, flux=1.0).nodal(), x, atol=1e-10)
+    # "rest": every facet not in the Dirichlet part; du/dn of u = x is the x component of the outward normal
+    u = poisson_fem(square_mesh, dirichlet=left, neumann="rest", flux=lambda X, n: n[0]).nodal()
+    np.testing.assert_allclose(u, x, atol=1e-10)
