@@ -182,3 +182,18 @@ def test_tetrahedra_of_either_orientation_get_outward_corner_normals():
     ex, ey, ez = np.eye(3)
     one = np.array([_unit(-ex - ey - ez), _unit(slant - ey - ez), _unit(slant - ex - ez), _unit(slant - ex - ey)])
     np.testing.assert_allclose(boundary_normals(mesh), np.concatenate([one, one]), atol=1e-12)
+
+
+def test_a_skewed_tetrahedron_gets_normals_pointing_away_from_the_opposite_corner():
+    # Independent oracle: a face's outward normal is its plane normal turned away from the fourth corner.
+    pts = np.array([[0.0, 0, 0], [1, 0, 0], [0, 1, 0], [6, 5, 0.5]])
+    unit_normals = []
+    for face in ([1, 2, 3], [0, 2, 3], [0, 1, 3], [0, 1, 2]):
+        a, b, c = pts[face]
+        opposite = pts[[i for i in range(4) if i not in face][0]]
+        n = _unit(np.cross(b - a, c - a))
+        unit_normals.append((face, n if np.dot(n, a - opposite) > 0 else -n))
+    expected = np.array([_unit(sum(n for f, n in unit_normals if v in f)) for v in range(4)])
+    for order in ([0, 1, 2, 3], [0, 2, 1, 3]):
+        mesh = Mesh(pts, {"tetra": np.array([order])})
+        np.testing.assert_allclose(boundary_normals(mesh), expected, atol=1e-12)
