@@ -14,7 +14,8 @@ Dirichlet flag), mean-pooled to one vector per graph, is concatenated into the
 node update of every message-passing layer. The output is the sum of the two
 branch decoders.
 
-With ``boundary_attention="local"`` (the default) every node also reads the
+With ``boundary_attention="local"`` (an option; ``"cross"`` stays the default
+until local matches its accuracy, see docs/benchmarks/beno.md) every node also reads the
 encoded boundary tokens near it, at a cost bounded per node: the boundary
 nodes of a graph are farthest-point subsampled to at most
 ``max_boundary_tokens`` tokens (the Transformer runs on those, a fixed
@@ -539,9 +540,9 @@ class BENO(nn.Module):
         Dropout inside the Transformer.
     boundary_attention : {"local", "cross", "pool"}
         How the boundary encoding enters the node updates: ``"pool"`` the
-        mean-pooled vector only (the paper); ``"cross"`` also a per-node
+        mean-pooled vector only (the paper); ``"cross"`` (default) also a per-node
         attention summary over all the encoded boundary tokens (O(N T));
-        ``"local"`` (default) the same summary over each node's
+        ``"local"`` the same summary over each node's
         ``boundary_neighbours`` nearest tokens (O(N k); see the module
         docstring and ``docs/benchmarks/beno.md``).
     cross_distance_bias : bool
@@ -567,9 +568,9 @@ class BENO(nn.Module):
         aggr: str = "mean",
         boundary_heads: int = 2,
         boundary_layers: int = 2,
-        max_boundary_tokens: int = 256,
+        max_boundary_tokens: int = 512,
         dropout: float = 0.0,
-        boundary_attention: str = "local",
+        boundary_attention: str = "cross",
         cross_distance_bias: bool = True,
         in_channels: int = 1,
         boundary_channels: int = 1,
