@@ -142,6 +142,15 @@ def _facet_arrays(mesh: Mesh, group_names: Sequence[str], facet_type: str = "lin
     return np.concatenate(facets).astype(np.int64), np.concatenate(codes)
 
 
+def _check_coefficient_and_order(values: Dict[str, Any]) -> Dict[str, Any]:
+    """Check the Poisson options ``coefficient`` (constant/random) and ``order`` (1/2); return ``values``."""
+    if values["coefficient"] not in ("constant", "random"):
+        raise ConfigError(f"coefficient must be 'constant' or 'random', got {values['coefficient']!r}")
+    if values["order"] not in (1, 2):
+        raise ConfigError(f"order must be 1 or 2, got {values['order']!r}")
+    return values
+
+
 def group_nodes(mesh: Mesh, names: Sequence[str]) -> np.ndarray:
     """Boolean mask ``(N,)`` of nodes in any of the named groups (missing groups are skipped)."""
     mask = np.zeros(mesh.num_points, dtype=bool)
@@ -550,11 +559,7 @@ class _PoissonCutouts(_PoissonPrediction):
         values["cutout_size"] = [_positive(size[0], "cutout_size low"), _positive(size[1], "cutout_size high")]
         if not values["cutout_size"][0] <= values["cutout_size"][1] < 0.5:
             raise ConfigError(f"cutout_size must satisfy low <= high < 0.5, got {size!r}")
-        if values["coefficient"] not in ("constant", "random"):
-            raise ConfigError(f"coefficient must be 'constant' or 'random', got {values['coefficient']!r}")
-        if values["order"] not in (1, 2):
-            raise ConfigError(f"order must be 1 or 2, got {values['order']!r}")
-        return values
+        return _check_coefficient_and_order(values)
 
     def families(self) -> List[int]:
         return list(self.options["cutouts"])
@@ -831,11 +836,7 @@ class _PoissonSolids(_PoissonPrediction):
 
         values["holes"] = parse_families(values["holes"], "holes", 0, MAX_HOLES)
         values["mesh_size"] = check_mesh_size(values["mesh_size"])
-        if values["coefficient"] not in ("constant", "random"):
-            raise ConfigError(f"coefficient must be 'constant' or 'random', got {values['coefficient']!r}")
-        if values["order"] not in (1, 2):
-            raise ConfigError(f"order must be 1 or 2, got {values['order']!r}")
-        return values
+        return _check_coefficient_and_order(values)
 
     def families(self) -> List[int]:
         return list(self.options["holes"])
