@@ -12,8 +12,8 @@ Steps
 1. The problem's node fields are built on the mesh in the user's own
    coordinates and units (formulas are evaluated there).
 2. Unless ``rescale=False``, the mesh is mapped into the training data's frame
-   (:mod:`graphops.data.frame`: bounding-box centre onto the frame's centre,
-   longest side onto its characteristic length) and the fields are transformed
+   (:mod:`graphops.data.frame`: longest side onto its characteristic length,
+   lower sides or centres where the training geometries have theirs) and the fields are transformed
    by the similarity law; inputs of a problem that is linear in them are
    brought into the training magnitudes by one factor.
 3. The model predicts in the frame; the prediction is mapped back by the

@@ -7,7 +7,7 @@ from typing import Sequence
 #: The problem that simulates particle trajectories (graphops.data.trajectories) instead of solving a PDE.
 TRAJECTORY_PROBLEM = "mpm-trajectories"
 #: Options of the PDE problems and of mpm-trajectories (argparse destinations); each refuses the other's.
-PDE_OPTIONS = ("cutouts", "mesh_size", "order", "coefficient")
+PDE_OPTIONS = ("cutouts", "mesh_size", "order", "coefficient", "aspect")
 TRAJECTORY_OPTIONS = ("frames", "frame_dt", "particles", "dim", "materials")
 
 
@@ -34,7 +34,11 @@ def register(sub: "argparse._SubParsersAction") -> None:
                    help=f"samples per shard file (default 32; {TRAJECTORY_PROBLEM} 4)")
     pde = p.add_argument_group("PDE problems")
     pde.add_argument("--cutouts", default=None, help="cut-out counts to draw from, e.g. 4 or 0,1,2,3 (Poisson)")
-    pde.add_argument("--mesh-size", type=float, default=None, help="target element size (problem default otherwise)")
+    pde.add_argument("--mesh-size", default=None,
+                     help="target element size, or a range low,high drawn per sample (problem default otherwise)")
+    pde.add_argument("--aspect", default=None,
+                     help="longest over shortest side of the domain, or a range low,high drawn per sample "
+                          "(Poisson cut-out problems; default 1: the unit square)")
     pde.add_argument("--order", type=int, default=None, help="finite-element order 1 or 2 (Poisson)")
     pde.add_argument("--coefficient", choices=("constant", "random"), default=None,
                      help="diffusion coefficient a (Poisson)")
@@ -64,7 +68,7 @@ def _pde(args: argparse.Namespace):
 
     _refuse(args, TRAJECTORY_OPTIONS, f"--problem {TRAJECTORY_PROBLEM}")
     options = {"cutouts": args.cutouts, "mesh_size": args.mesh_size, "order": args.order,
-               "coefficient": args.coefficient}
+               "coefficient": args.coefficient, "aspect": args.aspect}
     return generate_dataset(args.problem, args.n, args.out, workers=args.workers, seed=args.seed, tiny=args.tiny,
                             shard_size=32 if args.shard_size is None else args.shard_size,
                             progress=not args.quiet, **{k: v for k, v in options.items() if v is not None})

@@ -9,10 +9,14 @@ checkpoint (:func:`training_frame`, a plain dict: the checkpoint still loads
 with ``weights_only=True``).
 
 ``graphops predict`` maps a new mesh into that frame with :func:`map_into`
-(translation of the bounding-box centre onto the frame's centre, uniform scale
-of the longest side onto the frame's characteristic length), and compares the
-framed input with the training descriptors in :func:`ood_report`: anything
-outside the training range is named with both ranges.
+(uniform scale of the longest side onto the frame's characteristic length, the
+typical longest side of the training geometries; then, along each axis, a
+translation that puts the mesh where the training geometries sit: its lower
+bounding-box side onto theirs when the training geometries share their lower
+sides, as generated data in ``[0, 1]^d`` boxes of several proportions do, or its
+centre onto theirs when they share their centres), and compares the framed
+input with the training descriptors in :func:`ood_report`: anything outside the
+training range is named with both ranges.
 
 Descriptors of one graph (:func:`graph_descriptors`)
 ----------------------------------------------------
@@ -84,8 +88,43 @@ class Frame:
 
     @property
     def length(self) -> float:
-        """Characteristic length: the longest side of the typical bounding box."""
+        """Characteristic length: the median longest bounding-box side of the training samples.
+
+        Falls back to the longest side of the typical box when the per-sample
+        extents are unknown.
+        """
+        extents = [self.descriptors.get(f"extent_{AXES[i]}") for i in range(self.dim)]
+        if all(e is not None and len(e) for e in extents):
+            return float(np.median(np.max(np.stack(extents, axis=1), axis=1)))
         return float(np.max(np.asarray(self.high) - np.asarray(self.low)))
+
+    @property
+    def anchors(self) -> Tuple[str, ...]:
+        """Per axis, where the training geometries line up: ``"low"`` (lower sides) or ``"centre"``.
+
+        The one of the two that varies less over the training samples; ``"low"``
+        on a tie (all samples in one box) and when only the box is known.
+        """
+        out = []
+        for i in range(self.dim):
+            lows, highs = self.descriptors.get(f"low_{AXES[i]}"), self.descriptors.get(f"high_{AXES[i]}")
+            if lows is None or highs is None or not len(lows):
+                out.append("low")
+                continue
+            spread_low, spread_centre = np.ptp(lows), np.ptp((lows + highs) / 2)
+            out.append("low" if spread_low <= spread_centre + RANGE_SLACK * self.length else "centre")
+        return tuple(out)
+
+    def anchor_target(self) -> np.ndarray:
+        """Per axis, the point ``(dim,)`` a framed mesh's lower side or centre goes to (see :attr:`anchors`)."""
+        target = np.asarray(self.low, dtype=np.float64).copy()
+        for i, anchor in enumerate(self.anchors):
+            lows, highs = self.descriptors.get(f"low_{AXES[i]}"), self.descriptors.get(f"high_{AXES[i]}")
+            if anchor == "centre":
+                target[i] = np.median((lows + highs) / 2) if lows is not None and len(lows) else self.centre[i]
+            elif lows is not None and len(lows):
+                target[i] = np.median(lows)
+        return target
 
     @property
     def num_samples(self) -> int:
@@ -232,20 +271,21 @@ def training_frame(graphs: Sequence[Any]) -> Optional[Dict[str, Any]]:
 
 @dataclass(frozen=True)
 class FrameMap:
-    """``x' = target + (x - centre) / scale``: a mesh's coordinates in the training frame.
+    """``x' = target + (x - anchor) / scale``: a mesh's coordinates in the training frame.
 
     Attributes
     ----------
     scale : float
         ``s``: the mesh's characteristic length over the frame's.
-    centre : ndarray (d,)
-        Bounding-box centre of the mesh.
+    anchor : ndarray (d,)
+        The point of the mesh that goes to ``target`` (per axis its lower
+        bounding-box side or its centre, see :attr:`Frame.anchors`).
     target : ndarray (d,)
-        Centre of the frame.
+        Where it goes in the frame.
     """
 
     scale: float
-    centre: np.ndarray
+    anchor: np.ndarray
     target: np.ndarray
 
     @classmethod
@@ -254,13 +294,13 @@ class FrameMap:
 
     @property
     def is_identity(self) -> bool:
-        return self.scale == 1.0 and np.array_equal(self.centre, self.target)
+        return self.scale == 1.0 and np.array_equal(self.anchor, self.target)
 
     def points(self, points: np.ndarray) -> np.ndarray:
         """Coordinates ``(N, d)`` in the frame."""
         if self.is_identity:
             return points
-        return self.target + (np.asarray(points, dtype=np.float64) - self.centre) / self.scale
+        return self.target + (np.asarray(points, dtype=np.float64) - self.anchor) / self.scale
 
     def mesh(self, mesh: Mesh) -> Mesh:
         """The mesh with its points in the frame (cells, groups and data shared)."""
@@ -270,17 +310,24 @@ class FrameMap:
                     dict(mesh.groups), mesh.source)
 
     def describe(self) -> str:
-        return (f"mesh mapped into the training frame: centre {_fmt(self.centre)} -> {_fmt(self.target)}, "
+        return (f"mesh mapped into the training frame: {_fmt(self.anchor)} -> {_fmt(self.target)}, "
                 f"lengths divided by {self.scale:.6g}")
 
 
 def map_into(frame: Frame, mesh: Mesh) -> FrameMap:
-    """The map that puts ``mesh`` into ``frame``: bounding-box centre onto the frame's centre, longest side onto its length."""
+    """The map that puts ``mesh`` into ``frame``.
+
+    The longest bounding-box side goes onto the frame's characteristic length
+    (:attr:`Frame.length`); along each axis the mesh's lower side or centre
+    goes where the training geometries' lower sides or centres are
+    (:attr:`Frame.anchors`, :meth:`Frame.anchor_target`).
+    """
     low, high = mesh.bounding_box()
     length = float(np.max(high - low))
     if length <= 0:
         return FrameMap.identity(mesh.geometric_dim)
-    return FrameMap(length / frame.length, (low + high) / 2, frame.centre)
+    anchor = np.where(np.asarray(frame.anchors) == "low", low, (low + high) / 2)
+    return FrameMap(length / frame.length, anchor, frame.anchor_target())
 
 
 def amplitude_factor(frame: Frame, fields: Mapping[str, np.ndarray], linear_inputs: Sequence[str]) -> float:

@@ -29,6 +29,11 @@ Problems
 Options: Poisson problems take ``cutouts`` (families to draw from, default
 0..4), ``mesh_size`` (0.025, tiny 0.06), ``cutout_size`` ([0.1, 0.4]),
 ``coefficient`` (``"constant"`` a = 1 or ``"random"``) and ``order`` (1 or 2);
+the cut-out problems also take ``aspect`` (1: the unit square). ``mesh_size``
+and ``aspect`` may be ranges ``[low, high]``, drawn per sample (mesh size
+log-uniformly, aspect uniformly; the domain becomes ``[0, 1] x [0, 1/aspect]``
+or ``[0, 1/aspect] x [0, 1]`` with equal probability), so that one training set
+spans the resolutions and proportions of the parts a model will be applied to;
 ``elasticity-holes`` takes ``mesh_size`` (0.04, tiny 0.1), ``void_mesh_size``
 (mesh_size / 3), ``E``, ``nu``, ``traction`` and ``order``.
 
@@ -75,7 +80,7 @@ int64 boundary lines with ``facet_group`` (F,) int64 codes into
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Type, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Type, Union
 
 import numpy as np
 
@@ -140,6 +145,46 @@ def _facet_arrays(mesh: Mesh, group_names: Sequence[str], facet_type: str = "lin
     if not facets:
         return np.zeros((0, 2 if facet_type == "line" else 3), dtype=np.int64), np.zeros(0, dtype=np.int64)
     return np.concatenate(facets).astype(np.int64), np.concatenate(codes)
+
+
+def parse_range(value: Any, name: str, check: Callable[[Any, str], float]) -> Union[float, List[float]]:
+    """A number, or a ``[low, high]`` pair (``"low,high"`` too) with ``low <= high``, each checked by ``check``.
+
+    Returns the number itself when ``low == high`` (so a degenerate range
+    draws nothing and gives the same samples as the number).
+
+    Raises
+    ------
+    ConfigError
+        Not a number or a pair, a value ``check`` refuses, or ``low > high``.
+    """
+    if isinstance(value, str) and "," in value:
+        value = [part.strip() for part in value.split(",")]
+    if isinstance(value, (list, tuple)):
+        if len(value) != 2:
+            raise ConfigError(f"{name} must be a number or a pair low,high, got {value!r}")
+        low, high = check(value[0], name), check(value[1], name)
+        if low > high:
+            raise ConfigError(f"{name} must have low <= high, got {value!r}")
+        return low if low == high else [low, high]
+    return check(value, name)
+
+
+def draw_in_range(rng: np.random.Generator, value: Union[float, Sequence[float]], log: bool = False) -> float:
+    """``value`` itself, or a uniform (``log``: log-uniform) draw from a ``[low, high]`` pair of :func:`parse_range`."""
+    if not isinstance(value, (list, tuple)):
+        return float(value)
+    low, high = float(value[0]), float(value[1])
+    if log:
+        return float(np.exp(rng.uniform(np.log(low), np.log(high))))
+    return float(rng.uniform(low, high))
+
+
+def _check_aspect(value: Any, name: str) -> float:
+    aspect = _positive(value, name)
+    if aspect < 1:
+        raise ConfigError(f"{name} is the longest over the shortest side and must be >= 1, got {value!r}")
+    return aspect
 
 
 def _check_coefficient_and_order(values: Dict[str, Any]) -> Dict[str, Any]:
@@ -463,7 +508,10 @@ class Problem:
         if self.domain_box is None:
             return None
         low, high = (list(map(float, c)) for c in self.domain_box)
-        return {"low": low, "high": high, "element_size": float(self.options.get("mesh_size", 0.0)) or None}
+        size = self.options.get("mesh_size", 0.0)
+        if isinstance(size, (list, tuple)):  # a range: its geometric mean
+            size = float(np.sqrt(float(size[0]) * float(size[1])))
+        return {"low": low, "high": high, "element_size": float(size) or None}
 
 
 def pad_vector(values: np.ndarray) -> np.ndarray:
@@ -545,6 +593,7 @@ class _PoissonCutouts(_PoissonPrediction):
         "cutout_size": ([0.1, 0.4], [0.1, 0.4]),
         "coefficient": ("constant", "constant"),
         "order": (1, 1),
+        "aspect": (1.0, 1.0),
     }
     domain_box = ((0.0, 0.0), (1.0, 1.0))
 
@@ -552,7 +601,8 @@ class _PoissonCutouts(_PoissonPrediction):
         from ..geometry._build import check_mesh_size
 
         values["cutouts"] = parse_families(values["cutouts"], "cutouts", 0, 4)
-        values["mesh_size"] = check_mesh_size(values["mesh_size"])
+        values["mesh_size"] = parse_range(values["mesh_size"], "mesh_size", check_mesh_size)
+        values["aspect"] = parse_range(values["aspect"], "aspect", _check_aspect)
         size = values["cutout_size"]
         if not (isinstance(size, (list, tuple)) and len(size) == 2):
             raise ConfigError(f"cutout_size must be a pair (low, high), got {size!r}")
@@ -577,8 +627,13 @@ class _PoissonCutouts(_PoissonPrediction):
         opts = self.options
         k = int(rng.choice(opts["cutouts"]))
         geo_seed = int(rng.integers(0, 2**31 - 1))
-        mesh = cutout_square(geo_seed, opts["mesh_size"], k, tuple(opts["cutout_size"]))
-        lo, hi = np.zeros(2), np.ones(2)
+        # ranges draw only when given, so the default options keep their samples
+        mesh_size = draw_in_range(rng, opts["mesh_size"], log=True)
+        extent = np.ones(2)
+        if opts["aspect"] != 1.0:
+            extent[int(rng.integers(0, 2))] = 1.0 / draw_in_range(rng, opts["aspect"])
+        mesh = cutout_square(geo_seed, mesh_size, k, tuple(opts["cutout_size"]), extent=tuple(extent))
+        lo, hi = np.zeros(2), extent
         f_fn = random_source(rng, lo, hi)
         g_fn = random_boundary(rng, lo, hi)
         a_fn = random_coefficient(rng, lo, hi) if opts["coefficient"] == "random" else None

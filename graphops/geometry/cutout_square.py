@@ -96,8 +96,9 @@ def cutout_square(
     num_cutouts: Optional[int] = 4,
     size_range: Tuple[float, float] = DEFAULT_SIZE_RANGE,
     refinements: int = 0,
+    extent: Tuple[float, float] = (1.0, 1.0),
 ) -> Mesh:
-    """Triangle mesh of the unit square with ``num_cutouts`` random corner cut-outs.
+    """Triangle mesh of the unit square (or a rectangle) with ``num_cutouts`` random corner cut-outs.
 
     Parameters
     ----------
@@ -112,6 +113,11 @@ def cutout_square(
         Range of each cut-out side.
     refinements : int
         Uniform refinements after meshing.
+    extent : (float, float)
+        Sides ``(width, height)`` of the rectangle ``[0, width] x [0, height]``
+        the square is stretched to before meshing (cut-outs stretch with it;
+        the elements stay isotropic of size ``mesh_size``). Default: the unit
+        square.
 
     Returns
     -------
@@ -121,8 +127,12 @@ def cutout_square(
         cut-outs; absent when ``k = 0``).
     """
     h = check_mesh_size(mesh_size)
+    width, height = (float(v) for v in extent)
+    if not (np.isfinite(width) and np.isfinite(height) and width > 0 and height > 0):
+        raise ConfigError(f"extent must be two positive sides, got {tuple(extent)}")
     cutouts = sample_cutouts(seed, num_cutouts, size_range)
     points, is_cutout = cutout_polygon(cutouts)
+    points = points * np.asarray([width, height])
 
     def build(gmsh) -> None:
         geo = gmsh.model.geo
@@ -136,4 +146,5 @@ def cutout_square(
         })
         add_physical_groups(gmsh, 2, {"domain": [surface]})
 
-    return build_mesh(build, 2, h, refinements, source=f"cutout_square(seed={seed}, k={len(cutouts)})")
+    return build_mesh(build, 2, h, refinements, source=f"cutout_square(seed={seed}, k={len(cutouts)})"
+                      + ("" if (width, height) == (1.0, 1.0) else f" on {width:g} x {height:g}"))

@@ -109,6 +109,16 @@ def fem_mesh(mesh: Mesh) -> FemMesh:
     if mesh.dim < mesh.geometric_dim and not (mesh.dim == 2 and np.ptp(mesh.points[:, 2]) == 0):
         raise MeshError(f"the finite-element solvers need a 2D mesh or a 3D volume mesh, this is a {mesh.kind}", mesh.source)
     volume = mesh.volume_cells()
+    in_cell = np.zeros(mesh.num_points, dtype=bool)
+    for cells in volume.values():
+        in_cell[cells.ravel()] = True
+    if not in_cell.all():
+        stray = np.flatnonzero(~in_cell)
+        raise MeshError(
+            f"{len(stray)} of {mesh.num_points} nodes (e.g. node {int(stray[0])}) belong to no {mesh.dim}D cell, so the "
+            "finite-element solvers have no value for them; remove them from the mesh first",
+            mesh.source,
+        )
     points = mesh.points[:, :2] if mesh.dim == 2 else mesh.points
     if len(volume) == 1 and next(iter(volume)) in _NATIVE:
         cell_type, cells = next(iter(volume.items()))

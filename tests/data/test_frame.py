@@ -51,15 +51,40 @@ def test_frame_round_trips_through_a_weights_only_checkpoint(holes_mesh, square_
         Frame.from_dict({"format": 99})
 
 
-def test_map_into_centres_and_scales(holes_mesh):
+def test_map_into_puts_the_lower_corner_on_the_box_and_scales(holes_mesh):
     frame = Frame.from_box((0.0, 0.0), (1.0, 1.0))
     part = Mesh(holes_mesh.points * [30.0, 10.0] + [500.0, -20.0], holes_mesh.cells)
     frame_map = map_into(frame, part)
     framed = frame_map.points(part.points)
     assert frame_map.scale == pytest.approx(30.0)
-    np.testing.assert_allclose(framed.min(axis=0), [0.0, 1 / 3], atol=1e-12)
-    np.testing.assert_allclose(framed.max(axis=0), [1.0, 2 / 3], atol=1e-12)
+    np.testing.assert_allclose(framed.min(axis=0), [0.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(framed.max(axis=0), [1.0, 1 / 3], atol=1e-12)
     assert FrameMap.identity(2).mesh(part) is part
+
+
+def _box_graph(low, high):
+    """A 4-node graph filling the box ``[low, high]`` (its bounding box is the box)."""
+    (x0, y0), (x1, y1) = low, high
+    points = np.asarray([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=float)
+    return sample_graph(Mesh(points, {"triangle": np.asarray([[0, 1, 2], [0, 2, 3]])}), {})
+
+
+def test_frame_follows_where_training_geometries_line_up():
+    # rectangles of several proportions sharing their lower-left corner (as generated data with an aspect range):
+    # lower sides anchored on both axes, length = the typical longest side (2), not the union box
+    corner = frame_from_graphs([_box_graph((0, 0), (2, 1)), _box_graph((0, 0), (1, 2)), _box_graph((0, 0), (2, 2))])
+    assert corner.anchors == ("low", "low") and corner.length == pytest.approx(2.0)
+    part = Mesh(np.asarray([[10.0, 5.0], [14.0, 5.0], [14.0, 6.0], [10.0, 6.0]]), {"triangle": np.asarray([[0, 1, 2]])})
+    framed = map_into(corner, part).points(part.points)
+    np.testing.assert_allclose(framed.min(axis=0), [0.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(framed.max(axis=0), [2.0, 0.5], atol=1e-12)
+    # boxes centred on the origin with several proportions: centres anchored
+    centred = frame_from_graphs([_box_graph((-1, -0.5), (1, 0.5)), _box_graph((-0.5, -1), (0.5, 1)),
+                                 _box_graph((-1, -1), (1, 1))])
+    assert centred.anchors == ("centre", "centre")
+    framed = map_into(centred, part).points(part.points)
+    np.testing.assert_allclose(framed.min(axis=0), [-1.0, -0.25], atol=1e-12)
+    np.testing.assert_allclose(framed.max(axis=0), [1.0, 0.25], atol=1e-12)
 
 
 def test_ood_report_names_the_quantity_and_both_ranges(holes_mesh, square_mesh):

@@ -82,6 +82,10 @@ def test_bad_cutouts_are_config_errors(value):
     ({"order": 3}, "order"),
     ({"coefficient": "wild"}, "coefficient"),
     ({"cutout_size": [0.2, 0.6]}, "cutout_size"),
+    ({"aspect": 0.5}, "aspect.*>= 1"),
+    ({"aspect": [2, 1.5]}, "aspect must have low <= high"),
+    ({"mesh_size": [0.02, 0.04, 0.08]}, "mesh_size must be a number or a pair"),
+    ({"mesh_size": "0.02,2"}, r"mesh_size must be in \(0, 1\]"),
 ])
 def test_bad_options_are_config_errors(options, match):
     with pytest.raises(ConfigError, match=match):
@@ -113,3 +117,23 @@ def test_small_hole_stress_concentration_matches_kirsch():
 def test_small_hole_bad_grading_is_a_config_error():
     with pytest.raises(ConfigError, match="grading"):
         get_problem("elasticity-small-hole", grading=0.1)
+
+
+def test_aspect_and_mesh_size_ranges_draw_proportions_and_resolutions_per_sample():
+    problem = get_problem("poisson-dirichlet", aspect=[1.5, 2.5], mesh_size="0.04,0.1", cutouts=0)
+    shapes = []
+    for seed in range(8):
+        s = problem.sample(seed, seed)
+        extent = s["points"].max(axis=0) - s["points"].min(axis=0)
+        np.testing.assert_allclose(s["points"].min(axis=0), 0.0, atol=1e-12)  # every domain starts at the origin
+        assert extent.max() == pytest.approx(1.0) and 1.5 - 1e-9 <= extent.max() / extent.min() <= 2.5 + 1e-9
+        shapes.append((int(np.argmin(extent)), len(s["points"])))
+        # the stored solution is the FEM solution of the stored inputs on the stretched domain
+        mesh = Mesh(s["points"], {"triangle": s["cells"]})
+        np.testing.assert_allclose(solve_poisson(mesh, f=s["f"], dirichlet="all", g=s["g"]), s["u"], atol=1e-10)
+    assert {axis for axis, _ in shapes} == {0, 1}  # the short side is along x or along y
+    assert len({n for _, n in shapes}) > 4  # resolutions differ between samples
+    # a degenerate range is the number itself: the same samples as before the option existed
+    same = get_problem("poisson-dirichlet", tiny=True, aspect=[1, 1], mesh_size=[0.06, 0.06]).sample(0, 5)
+    plain = get_problem("poisson-dirichlet", tiny=True).sample(0, 5)
+    assert all(np.array_equal(same[k], plain[k]) for k in plain)

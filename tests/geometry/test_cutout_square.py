@@ -56,7 +56,21 @@ def test_mesh_size_controls_node_count_and_refinement_splits_triangles():
 
 
 @pytest.mark.parametrize("kwargs", [{"num_cutouts": 5}, {"num_cutouts": -1}, {"mesh_size": 0.0},
-                                    {"mesh_size": "big"}, {"size_range": (0.3, 0.6)}])
+                                    {"mesh_size": "big"}, {"size_range": (0.3, 0.6)}, {"extent": (1.0, 0.0)},
+                                    {"extent": (float("nan"), 1.0)}])
 def test_bad_arguments_raise_config_error(kwargs):
     with pytest.raises(ConfigError):
         cutout_square(0, **{"mesh_size": 0.1, **kwargs})
+
+
+def test_extent_stretches_the_domain_and_its_cutouts_but_not_the_elements():
+    square = cutout_square(3, mesh_size=0.1, num_cutouts=2)
+    wide = cutout_square(3, mesh_size=0.1, num_cutouts=2, extent=(2.0, 0.5))
+    np.testing.assert_allclose(wide.points[:, :2].min(axis=0), [0.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(wide.points[:, :2].max(axis=0), [2.0, 0.5], atol=1e-12)
+    # the cut-out corners are the square's polygon scaled by the extent
+    polygon, _ = cutout_polygon(sample_cutouts(3, 2))
+    for corner in polygon * [2.0, 0.5]:
+        assert np.min(np.linalg.norm(wide.points[:, :2] - corner, axis=1)) < 1e-9
+    # same element size: the area of the cut-out domain is the same, so the node counts are close
+    assert 0.8 < wide.num_points / square.num_points < 1.25
