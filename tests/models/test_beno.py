@@ -152,7 +152,7 @@ def test_overfits_harmonic_sample(harmonic, checks):
     assert checks.overfit(small(), harmonic, steps=200) < 0.1
 
 
-# ------------------------------------------- boundary_attention: "cross" (previous default) and "pool" (paper)
+# ------------------------------------------- boundary_attention: "cross" (the default) and "pool" (paper)
 def cross(**kw):
     return small(boundary_attention="cross", **kw)
 
