@@ -42,7 +42,8 @@ Protocol
   counts as flagged.
 
 Run: .venv/bin/python benchmarks/real_parts.py [--quick] [--only NAME ...]
-[--checkpoint 2D.pt] [--checkpoint-3d 3D.pt]
+[--checkpoint 2D.pt] [--checkpoint-3d 3D.pt]. ``--only`` reruns the named parts
+and keeps the other rows of the last run made with the same checkpoints.
 """
 from __future__ import annotations
 
@@ -171,6 +172,18 @@ def _describe(ckpt: Path) -> str:
             + ")")
 
 
+def _previous_rows(checkpoints: Dict[int, Path]) -> Dict[str, Dict[str, Any]]:
+    """Rows of the last results file by part name, when it was made with the same two checkpoints (else none)."""
+    path = ROOT / "benchmarks" / "results" / "real_parts.json"
+    try:
+        previous = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    if (previous.get("checkpoint"), previous.get("checkpoint_3d")) != (str(checkpoints[2]), str(checkpoints[3])):
+        return {}
+    return {r["part"]: r for r in previous.get("rows", [])}
+
+
 def _test_error(ckpt: Path):
     """``(median relative L2, samples, folder)`` of a default checkpoint on its held-out test set, or None."""
     folder = TEST_SETS.get(ckpt.resolve()) if ckpt.exists() else None
@@ -197,12 +210,17 @@ def main() -> None:
     ckpt = demo_checkpoint(args.quick) if args.quick or args.checkpoint == "demo" else Path(args.checkpoint)
     checkpoints = {2: ckpt, 3: args.checkpoint_3d}
     OUT.mkdir(parents=True, exist_ok=True)
-    parts = [p for p in load_parts() if args.only is None or p["name"] in args.only]
-    rows = []
+    all_parts = load_parts()
+    parts = [p for p in all_parts if args.only is None or p["name"] in args.only]
+    fresh = {}
     for part in parts:
         row = run_part(checkpoints, part, OUT)
         print(json.dumps({k: v for k, v in row.items() if k != "warnings"}), flush=True)
-        rows.append(row)
+        fresh[part["name"]] = row
+    # --only reruns some parts and keeps the others' rows from the last run with the same checkpoints
+    kept = _previous_rows(checkpoints) if args.only else {}
+    rows = [fresh.get(p["name"], kept.get(p["name"])) for p in all_parts]
+    rows = [r for r in rows if r is not None]
     ok = all(r.get("flagged") or r.get("verdict") == "covered, agree" for r in rows)
     title = ("Smoke run: " if args.quick else "") + "Real parts at native coordinates"
     intro = (
