@@ -59,7 +59,9 @@ class Prediction:
         Model inference time (graph building excluded); for queries
         evaluated as one batch, the batch's time divided by its queries.
     fem_seconds : float or None
-        FEM solve time of the reference, when computed.
+        FEM solve time of the reference, when computed (for several queries,
+        the time of all their solves, factorisation included, divided by
+        their number).
     relative_l2 : float or None
         ``||pred - fem|| / ||fem||`` over the nodes, when compared.
     files : dict of str to Path
@@ -190,7 +192,9 @@ def predict(
         own PNG and report; ParaView opens the numbered files as one series),
         and ``STEM.queries.json`` lists every query's inputs, files and scores.
     compare_fem : bool
-        Also solve the problem with the reference FEM solver and report the error.
+        Also solve the problem with the reference FEM solver and report the
+        error. Several queries share one assembly and factorisation where the
+        problem's solver allows it (Poisson: :class:`graphops.solvers.PoissonSystem`).
     png : bool
         Write the PNG plot.
     device : str
@@ -268,18 +272,21 @@ def predict(
     if session.loop_reason and len(specs) > 1:
         loop_notes.append(f"the {len(specs)} queries were evaluated one at a time: {session.loop_reason}")
 
-    results, point_data_list = [], []
+    results, point_data_list, outputs_list = [], [], []
     for i, (fields, (model_fields, amplitude, frame_notes)) in enumerate(zip(fields_list, framed)):
         with _naming_query(i, many):
             result, point_data, outputs = _query_result(problem, mesh, graph, fields, model_fields,
                                                         framed_predictions[i], amplitude, frame, frame_map, law, strict)
         result.seconds = float(seconds[i])
         result.notes = notes + frame_notes + loop_notes
-        if compare_fem:
-            with _naming_query(i, many):
-                _compare(problem, mesh, fields, outputs, point_data, result)
         results.append(result)
         point_data_list.append(point_data)
+        outputs_list.append(outputs)
+    if compare_fem:
+        references, fem_seconds = _references(problem, mesh, fields_list, many)
+        for result, reference, outputs, point_data in zip(results, references, outputs_list, point_data_list):
+            result.fem_seconds = fem_seconds
+            _compare(reference, outputs, point_data, result)
 
     name = f"{meta['model_name']} on {Path(mesh.source).name if mesh.source else 'mesh'}"
     for i, (result, point_data) in enumerate(zip(results, point_data_list)):
@@ -461,12 +468,25 @@ def _write_query_index(out: Path, specs: Sequence[Mapping[str, Any]], results: S
     return path
 
 
-def _compare(problem, mesh: Mesh, fields: Mapping[str, np.ndarray], outputs: Mapping[str, np.ndarray],
-             point_data: Dict[str, np.ndarray], result: Prediction) -> None:
-    """Solve the reference problem; add ``fem`` / ``error`` (or ``NAME_fem`` / ``NAME_error``) and the relative L2."""
+def _references(problem, mesh: Mesh, fields_list: Sequence[Mapping[str, np.ndarray]],
+                many: bool) -> Tuple[List[Dict[str, np.ndarray]], float]:
+    """The reference solutions of every query and the solve time per query.
+
+    One query: :meth:`Problem.reference_solution`. Several:
+    :meth:`Problem.reference_solutions` (a solver that can factorise once does,
+    and the time is shared equally).
+    """
     start = time.perf_counter()
-    reference = problem.reference_solution(mesh, fields)
-    result.fem_seconds = time.perf_counter() - start
+    if many:
+        references = problem.reference_solutions(mesh, fields_list)
+    else:
+        references = [problem.reference_solution(mesh, fields_list[0])]
+    return references, (time.perf_counter() - start) / len(fields_list)
+
+
+def _compare(reference: Mapping[str, np.ndarray], outputs: Mapping[str, np.ndarray],
+             point_data: Dict[str, np.ndarray], result: Prediction) -> None:
+    """Add the reference solution ``fem`` / ``error`` (or ``NAME_fem`` / ``NAME_error``) and the relative L2."""
     compared = [name for name in outputs if name in reference]
     single = len(outputs) == 1
     errors, norms = 0.0, 0.0

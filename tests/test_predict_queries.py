@@ -52,8 +52,9 @@ def checkpoint(path, mesh, problem: str, config: dict):
 def test_batched_queries_equal_one_call_per_query(mesh, tmp_path, problem, config):
     ckpt = checkpoint(tmp_path / "m.pt", mesh, problem, config)
     scaled = Mesh(mesh.points * 3.0 + 1.0, dict(mesh.cells))  # mapped into the training frame
-    looped = [predict(ckpt, scaled, source=s, boundary=b, png=False) for s, b in zip(SOURCES, BOUNDARIES)]
-    batched = predict(ckpt, scaled, source=SOURCES, boundary=BOUNDARIES, png=False)
+    looped = [predict(ckpt, scaled, source=s, boundary=b, png=False, compare_fem=True)
+              for s, b in zip(SOURCES, BOUNDARIES)]
+    batched = predict(ckpt, scaled, source=SOURCES, boundary=BOUNDARIES, png=False, compare_fem=True)
     assert isinstance(batched, list) and len(batched) == len(SOURCES)
     assert all(isinstance(r, Prediction) for r in batched)
     assert any("divided by" in note for note in looped[3].notes)  # the amplitude law was exercised
@@ -61,6 +62,10 @@ def test_batched_queries_equal_one_call_per_query(mesh, tmp_path, problem, confi
         scale = np.abs(one.prediction).max()
         np.testing.assert_allclose(many.prediction, one.prediction, rtol=0, atol=1e-5 * scale)
         assert many.notes == one.notes and many.scale == one.scale
+        # the shared factorisation solves each query's own problem (solve_poisson per query is the oracle)
+        fem = one.mesh.point_data["fem"]
+        np.testing.assert_allclose(many.mesh.point_data["fem"], fem, rtol=0, atol=1e-9 * np.abs(fem).max())
+        assert many.relative_l2 == pytest.approx(one.relative_l2, rel=1e-4)
         np.testing.assert_array_equal(many.mesh.point_data["f"], one.mesh.point_data["f"])
         got, want = many.report.to_dict(), one.report.to_dict()
         assert [e["inside"] for e in got["entries"]] == [e["inside"] for e in want["entries"]]
