@@ -22,6 +22,13 @@ Steps
    out-of-distribution report, written beside the VTU as ``NAME.ood.json``);
    ``strict=True`` makes a quantity outside its training range an error.
    Non-finite inputs or predictions are always errors, never files.
+
+Many queries on one mesh (``source`` / ``boundary`` lists or ``queries=``)
+run steps 1, 2 and 4 per query, exactly as alone, but read the checkpoint
+and the mesh, map the mesh and build its graph once, and run step 3 on
+batches of queries (:class:`graphops.inference.InferenceSession`); the
+reference solves share one factorisation where the problem's solver allows
+(:meth:`graphops.data.problems.Problem.reference_solutions`).
 """
 from __future__ import annotations
 
