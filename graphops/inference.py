@@ -170,8 +170,10 @@ class InferenceSession:
         Time spent building the graph and the context.
     loop_reason : str or None
         Why queries are evaluated one at a time instead of as batches (None
-        when they are batched): a model that declares ``batch_queries =
-        False``, or a mesh larger than ``max_batch_nodes / 2``.
+        when they can be batched): a model that declares ``batch_queries =
+        False``. (A mesh of more than ``max_batch_nodes / 2`` nodes is also
+        evaluated one query per pass, by choice: on CPU, larger batches are
+        no faster per query, see ``docs/benchmarks/inference.md``.)
     seconds : ndarray, shape (Q,)
         Model time of each query of the last :meth:`predict` call (a chunk's
         time shared equally by its queries).
@@ -225,10 +227,8 @@ class InferenceSession:
         self.graph_seconds = time.perf_counter() - start
         self.loop_reason: Optional[str] = None
         if getattr(self.model, "batch_queries", True) is False:
-            self.loop_reason = f"the model ({type(self.model).__name__}) declares batch_queries = False"
-        elif 2 * self.num_nodes > self.max_batch_nodes:
-            self.loop_reason = (f"the mesh has {self.num_nodes} nodes and at most {self.max_batch_nodes} are evaluated at "
-                                "once (max_batch_nodes), so one query per pass")
+            self.loop_reason = (f"the model ({type(self.model).__name__}) declares batch_queries = False: it cannot "
+                                "take several graphs in one batch")
         self._stacks: Dict[int, tuple] = {}
         self._forward = torch.compile(self.model, dynamic=False) if compile else self.model
 
