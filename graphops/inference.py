@@ -1,9 +1,10 @@
 """Fast repeated inference on one mesh: geometry built once, many right-hand sides in one batch.
 
-A trained field model answers a query (a source ``f`` and boundary data ``g``
-on a fixed mesh) with one forward pass, but the mesh graph (edges, boundary
-features) and, for BENO, the boundary-token choice and each node's nearest
-tokens depend on the geometry alone. :class:`InferenceSession` builds them
+A trained field model answers a query (its input node fields on a fixed mesh:
+a source ``f`` and boundary data ``g`` for Poisson, whatever fields the
+problem's ``prediction_fields`` builds in general) with one forward pass, but
+the mesh graph (edges, boundary features) and, for BENO, the boundary-token
+choice and each node's nearest tokens depend on the geometry alone. :class:`InferenceSession` builds them
 once and reuses them for every query:
 
 >>> session = InferenceSession("best.pt", mesh, fixed={"bc_dirichlet": on_boundary})  # doctest: +SKIP
@@ -20,7 +21,7 @@ Entry points
 ------------
 :class:`InferenceSession`
     ``InferenceSession(checkpoint | model, mesh | graph, normalizer=..., fixed=...,
-    radius=..., threads=..., compile=..., max_batch_nodes=...)``; then
+    radius=..., threads=..., compile=..., max_batch_nodes=..., device=...)``; then
     :meth:`InferenceSession.predict` (a list of queries -> ``(Q, N, C)``) and
     :meth:`InferenceSession.predict_one` (one query -> ``(N, C)``).
 :func:`stack_graph`
@@ -39,6 +40,7 @@ import torch
 from torch import nn
 from torch_geometric.data import Data
 
+from .data.dataset import with_fields
 from .errors import ConfigError, DataError
 from .mesh import Mesh
 
@@ -120,6 +122,13 @@ def stack_graph(graph: Data, copies: int, fields: Sequence[str] = GEOMETRY_FIELD
 class InferenceSession:
     """A trained field model bound to one mesh, answering many queries fast.
 
+    A *query* is a dict of the node fields that change between evaluations
+    (the model inputs a problem builds with ``prediction_fields``: ``f``,
+    ``g``, ``a``, ``bc_dirichlet`` for Poisson, the imported slots for an
+    imported dataset, ``g`` and ``bc_dirichlet`` for elasticity...). The
+    session does not assume any names: every query of one call must give the
+    same fields, or take them from ``fixed``.
+
     Parameters
     ----------
     model : path-like or nn.Module
@@ -134,8 +143,8 @@ class InferenceSession:
         brings its own).
     fixed : dict, optional
         Node fields every query shares (e.g. ``bc_dirichlet`` (N,) bool,
-        ``a`` (N,)); a query may override them. Missing ``bc_dirichlet``
-        defaults to all False.
+        ``a`` (N,)); a query may override them. A ``bc_dirichlet`` that
+        neither ``fixed`` nor the queries give is all False.
     radius : float, optional
         Extra radius edges of the graph (default: the checkpoint's training
         radius, else none).
@@ -147,16 +156,27 @@ class InferenceSession:
     max_batch_nodes : int
         Most nodes evaluated at once (queries x mesh nodes); larger query lists
         are evaluated in chunks.
+    device : str
+        Where the model runs (``"cpu"``, ``"cuda"``); outputs come back as NumPy.
 
     Attributes
     ----------
     graph : Data
-        The cached mesh graph (float32).
+        The cached mesh graph (float32, on ``device``).
     context : object or None
         The model's cached geometry context (``model.geometry_context(graph)``
         where the model has one, e.g. BENO's local boundary attention).
     graph_seconds : float
         Time spent building the graph and the context.
+    loop_reason : str or None
+        Why queries are evaluated one at a time instead of as batches (None
+        when they can be batched): a model that declares ``batch_queries =
+        False``. (A mesh of more than ``max_batch_nodes / 2`` nodes is also
+        evaluated one query per pass, by choice: on CPU, larger batches are
+        no faster per query, see ``docs/benchmarks/inference.md``.)
+    seconds : ndarray, shape (Q,)
+        Model time of each query of the last :meth:`predict` call (a chunk's
+        time shared equally by its queries).
     """
 
     def __init__(
@@ -169,6 +189,7 @@ class InferenceSession:
         threads: Optional[int] = None,
         compile: bool = False,
         max_batch_nodes: int = MAX_BATCH_NODES,
+        device: str = "cpu",
     ) -> None:
         self.meta: Dict[str, Any] = {}
         if isinstance(model, (str, os.PathLike)):
@@ -181,10 +202,12 @@ class InferenceSession:
             raise ConfigError(f"InferenceSession needs a checkpoint path or a torch model, got {type(model).__name__}")
         if isinstance(max_batch_nodes, bool) or not isinstance(max_batch_nodes, int) or max_batch_nodes < 1:
             raise ConfigError(f"max_batch_nodes must be a positive integer, got {max_batch_nodes!r}")
-        self.model = model.float().eval()
+        self.device = torch.device(device)
+        self.model = model.float().to(self.device).eval()
         self.normalizer = normalizer
         self.threads = default_threads() if threads is None else int(threads)
         self.max_batch_nodes = max_batch_nodes
+        self.seconds = np.zeros(0)
         start = time.perf_counter()
         with torch_threads(self.threads), torch.inference_mode():
             if isinstance(mesh, Mesh):
@@ -195,14 +218,17 @@ class InferenceSession:
                 graph = mesh
             else:
                 raise ConfigError(f"InferenceSession needs a Mesh or a graph (Data), got {type(mesh).__name__}")
-            self.graph = self._float32(graph)
+            self.graph = self._float32(graph).to(self.device)
             self.num_nodes = int(self.graph.num_nodes)
             self.fixed = {"bc_dirichlet": np.zeros(self.num_nodes, dtype=bool)}
-            self.fixed.update({k: self._node_array(k, v) for k, v in (fixed or {}).items()})
-            make_context = getattr(self.model, "geometry_context", None)
-            probe = self._with_fields(self.graph.clone(), {**self.fixed, "f": 0.0, "g": 0.0})
-            self.context = make_context(probe) if callable(make_context) else None
+            self.fixed.update({k: self._node_array(k, v, where="fixed") for k, v in (fixed or {}).items()})
+            make_context = getattr(self.model, "geometry_context", None)  # reads the geometry only
+            self.context = make_context(self.graph) if callable(make_context) else None
         self.graph_seconds = time.perf_counter() - start
+        self.loop_reason: Optional[str] = None
+        if getattr(self.model, "batch_queries", True) is False:
+            self.loop_reason = (f"the model ({type(self.model).__name__}) declares batch_queries = False: it cannot "
+                                "take several graphs in one batch")
         self._stacks: Dict[int, tuple] = {}
         self._forward = torch.compile(self.model, dynamic=False) if compile else self.model
 
@@ -214,7 +240,7 @@ class InferenceSession:
                 graph[key] = value.float()
         return graph
 
-    def _node_array(self, name: str, value: ArrayLike) -> np.ndarray:
+    def _node_array(self, name: str, value: ArrayLike, where: str = "query") -> np.ndarray:
         """A query field as a NumPy array of one value per node (scalars broadcast)."""
         if isinstance(value, torch.Tensor):
             value = value.detach().cpu().numpy()
@@ -222,16 +248,10 @@ class InferenceSession:
         if arr.ndim == 0:
             arr = np.full(self.num_nodes, arr.item(), dtype=arr.dtype)
         if arr.shape[0] != self.num_nodes:
-            raise DataError(f"query field {name!r} has {arr.shape[0]} values, the mesh has {self.num_nodes} nodes")
+            raise DataError(f"{where} field {name!r} has {arr.shape[0]} values, the mesh has {self.num_nodes} nodes")
         if arr.dtype != bool and not np.all(np.isfinite(arr)):
-            raise DataError(f"query field {name!r} holds NaN or infinite values")
+            raise DataError(f"{where} field {name!r} holds NaN or infinite values")
         return arr
-
-    def _with_fields(self, data: Data, fields: Mapping[str, ArrayLike]) -> Data:
-        for name, value in fields.items():
-            arr = self._node_array(name, value)
-            data[name] = torch.from_numpy(np.ascontiguousarray(arr, dtype=bool if arr.dtype == bool else np.float32))
-        return data
 
     def _stack(self, copies: int) -> tuple:
         """The stacked geometry and context of ``copies`` queries (cached per chunk size)."""
@@ -244,23 +264,36 @@ class InferenceSession:
             self._stacks = {copies: (stacked, ctx), **{k: v for k, v in self._stacks.items() if k == 1}}
         return self._stacks[copies]
 
-    def _run_chunk(self, queries: Sequence[Mapping[str, ArrayLike]]) -> torch.Tensor:
+    def _query_fields(self, queries: Sequence[Mapping[str, ArrayLike]], first: int) -> Dict[str, np.ndarray]:
+        """The queries' fields stacked node-wise (``Q N`` rows each); ``first`` numbers the queries in errors."""
+        names = set(self.fixed)
+        for q in queries:
+            names |= set(q)
+        stacked = {}
+        for name in sorted(names):
+            parts = []
+            for i, q in enumerate(queries, start=first):
+                if name in q:
+                    parts.append(self._node_array(name, q[name], where=f"query {i}:"))
+                elif name in self.fixed:
+                    parts.append(self.fixed[name])
+                else:
+                    raise DataError(f"query {i} has no field {name!r}, which other queries give (and the session has "
+                                    "no fixed value for it): every query must give the same fields")
+            stacked[name] = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        return stacked
+
+    def _run_chunk(self, queries: Sequence[Mapping[str, ArrayLike]], first: int = 0) -> torch.Tensor:
         copies = len(queries)
         stacked, ctx = self._stack(copies)
         data = stacked.clone() if copies == 1 else Data(**{k: v for k, v in stacked.items()})
-        names = set(self.fixed) | {"f", "g"}
-        for q in queries:
-            names |= set(q)
-        for name in sorted(names):
-            parts = []
-            for q in queries:
-                value = q.get(name, self.fixed.get(name, 0.0))
-                parts.append(self._node_array(name, value))
-            arr = np.concatenate(parts) if copies > 1 else parts[0]
-            data[name] = torch.from_numpy(np.ascontiguousarray(arr, dtype=bool if arr.dtype == bool else np.float32))
+        data = with_fields(data, self._query_fields(queries, first))
+        if self.device.type != "cpu":
+            data = data.to(self.device)
         if self.normalizer is not None:
             data = self.normalizer(data)
         out = self._forward(data, ctx) if ctx is not None else self._forward(data)
+        out = out.cpu()
         if self.normalizer is not None:
             out = self.normalizer.inverse_y(out)
         return out.reshape(copies, self.num_nodes, -1)
@@ -271,25 +304,37 @@ class InferenceSession:
         Parameters
         ----------
         queries : sequence of dict
-            Each with node fields ``f`` (N,) and ``g`` (N,) (scalars broadcast;
-            missing ones are 0 or the session's ``fixed`` value), optionally
-            overriding ``fixed`` fields such as ``bc_dirichlet``.
+            Each maps field names to node values ``(N,)`` / ``(N, c)``
+            (scalars broadcast), all with the same names, e.g. ``f`` and
+            ``g`` (missing ones come from the session's ``fixed``).
 
         Returns
         -------
         ndarray, shape (Q, N, C), float32
             The model's prediction for every query, in physical units.
+
+        Raises
+        ------
+        DataError
+            A query field of the wrong length, with NaN / infinite values, or
+            missing while other queries give it (the message names the query,
+            counted from 0).
         """
         if isinstance(queries, Mapping):
             raise ConfigError("predict takes a list of queries; use predict_one for a single one")
         queries = list(queries)
         if not queries:
+            self.seconds = np.zeros(0)
             return np.zeros((0, self.num_nodes, 0), dtype=np.float32)
-        per_chunk = max(1, self.max_batch_nodes // max(1, self.num_nodes))
+        per_chunk = 1 if self.loop_reason else max(1, self.max_batch_nodes // max(1, self.num_nodes))
         outs: List[np.ndarray] = []
+        seconds = np.zeros(len(queries))
         with torch_threads(self.threads), torch.inference_mode():
             for lo in range(0, len(queries), per_chunk):
-                outs.append(self._run_chunk(queries[lo : lo + per_chunk]).numpy())
+                start = time.perf_counter()
+                outs.append(self._run_chunk(queries[lo : lo + per_chunk], first=lo).numpy())
+                seconds[lo : lo + per_chunk] = (time.perf_counter() - start) / len(outs[-1])
+        self.seconds = seconds
         return np.concatenate(outs, axis=0)
 
     def predict_one(self, query: Mapping[str, ArrayLike]) -> np.ndarray:

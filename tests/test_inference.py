@@ -154,3 +154,47 @@ def test_bad_queries_are_clear_errors(mesh):
     with pytest.raises(ConfigError, match="Mesh or a graph"):
         InferenceSession(build_model({"name": "gno", "hidden": 8}), "not a mesh")
     assert session.predict([]).shape == (0, n, 0)
+
+
+def test_any_field_names_and_widths_no_f_g_assumed(mesh):
+    """Imported-style queries (f with 2 channels, vector g) and Neumann-style (no Dirichlet nodes) batch too."""
+    torch.manual_seed(0)
+    model = build_model({"name": "meshgraphnet", "hidden": 8, "layers": 1, "in_channels": 2, "boundary_channels": 2})
+    model.eval()
+    rng = np.random.default_rng(3)
+    n = mesh.num_points
+    qs = [{"f": rng.normal(size=(n, 2)), "g": rng.normal(size=(n, 2)), "bc_dirichlet": rng.random(n) < 0.2}
+          for _ in range(3)]
+    session = InferenceSession(model, mesh, threads=1)
+    batched = session.predict(qs)
+    assert session.loop_reason is None and session.seconds.shape == (3,)
+    for i, q in enumerate(qs):
+        with torch.no_grad():
+            want = model(sample_graph(mesh, q)).numpy()
+        np.testing.assert_allclose(batched[i], want, rtol=0, atol=1e-5)
+
+
+def test_a_missing_field_names_the_query(mesh):
+    session = InferenceSession(build_model({"name": "gno", "hidden": 8}), mesh, threads=1)
+    n = mesh.num_points
+    with pytest.raises(DataError, match="query 2 has no field 'g', which other queries give"):
+        session.predict([{"f": np.ones(n), "g": np.ones(n)}, {"f": np.ones(n), "g": 0.0}, {"f": np.ones(n)}])
+    with pytest.raises(DataError, match="query 1: field 'f' holds NaN"):
+        session.predict([{"f": np.ones(n)}, {"f": np.full(n, np.inf)}])
+
+
+def test_a_model_that_cannot_batch_is_looped_with_a_reason(mesh, monkeypatch):
+    from graphops.models.gno import GNO
+
+    torch.manual_seed(0)
+    model = build_model({"name": "gno", "hidden": 8}).eval()
+    qs = queries(mesh, 4, seed=5)
+    batched = InferenceSession(model, mesh, threads=1).predict(qs)
+    monkeypatch.setattr(GNO, "batch_queries", False, raising=False)
+    session = InferenceSession(model, mesh, threads=1)
+    assert "batch_queries = False" in session.loop_reason
+    np.testing.assert_allclose(session.predict(qs), batched, rtol=0, atol=1e-5)
+    monkeypatch.undo()
+    small = InferenceSession(model, mesh, threads=1, max_batch_nodes=mesh.num_points)  # one query per pass, by size
+    assert small.loop_reason is None
+    np.testing.assert_allclose(small.predict(qs), batched, rtol=0, atol=1e-5)

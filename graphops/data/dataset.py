@@ -37,7 +37,23 @@ def sample_graph(mesh: Mesh, fields: Dict[str, np.ndarray], radius: Optional[flo
     """
     from ..graph import mesh_to_graph
 
-    data = mesh_to_graph(mesh, radius=radius)
+    return with_fields(mesh_to_graph(mesh, radius=radius), fields)
+
+
+def with_fields(data: Data, fields: Dict[str, np.ndarray]) -> Data:
+    """``data`` with node fields added as tensors (booleans stay boolean, the rest become float32).
+
+    Parameters
+    ----------
+    data : Data
+        A graph; it is changed in place and returned.
+    fields : dict of str to ndarray
+        Node fields ``(N,)`` / ``(N, c)``.
+
+    Returns
+    -------
+    Data
+    """
     for name, value in fields.items():
         value = np.asarray(value)
         data[name] = torch.from_numpy(np.ascontiguousarray(value, dtype=bool if value.dtype == bool else np.float32))

@@ -485,6 +485,14 @@ class Problem:
         """
         raise ConfigError(f"there is no reference solver for {self.name!r}: leave out --compare-fem")
 
+    def reference_solutions(self, mesh: Mesh, fields: Sequence[Mapping[str, np.ndarray]]) -> List[Dict[str, np.ndarray]]:
+        """:meth:`reference_solution` of several queries on one mesh (one solve each by default).
+
+        Problems whose solver can factorise once and solve many right-hand
+        sides override this (the Poisson problems do).
+        """
+        return [self.reference_solution(mesh, one) for one in fields]
+
     def output_fields(self, prediction: np.ndarray) -> Dict[str, np.ndarray]:
         """Named point fields from the model output ``(N, C)``.
 
@@ -577,6 +585,27 @@ class _PoissonPrediction(Problem):
         else:
             return super().reference_solution(mesh, fields)
         return {"prediction": u}
+
+    def reference_solutions(self, mesh: Mesh, fields: Sequence[Mapping[str, np.ndarray]]) -> List[Dict[str, np.ndarray]]:
+        """The reference solutions of several queries, the system factorised once per coefficient ``a``
+        (:class:`graphops.solvers.PoissonSystem`); the same solutions as :meth:`reference_solution`."""
+        from ..solvers import PoissonSystem
+
+        if self.boundary_kind not in ("dirichlet", "neumann"):
+            return super().reference_solutions(mesh, fields)
+        parts = {"dirichlet": "all", "neumann": None} if self.boundary_kind == "dirichlet" else \
+            {"dirichlet": None, "neumann": "all"}
+        systems: List[Tuple[Any, Any]] = []  # (a, system), one per distinct coefficient
+        out = []
+        for one in fields:
+            a = one.get("a")
+            system = next((sys for coef, sys in systems if np.array_equal(coef, a)), None)
+            if system is None:
+                system = PoissonSystem(mesh, a=1.0 if a is None else a, order=self.options["order"], **parts)
+                systems.append((a, system))
+            u = system.solve(f=one["f"], g=one["g"], flux=one["g"]).nodal()
+            out.append({"prediction": u})
+        return out
 
 
 

@@ -8,10 +8,12 @@ nodal arrays, physical group names or predicates on facet midpoints).
 from .elasticity import ElasticitySolution, elasticity_fem, lame, nodal_von_mises, solve_elasticity
 from .fem import FemMesh, FemSolution, fem_mesh, select_facets
 from .poisson import poisson_fem, solve_poisson
+from .poisson_system import PoissonSystem
 
 __all__ = [
     "solve_poisson",
     "poisson_fem",
+    "PoissonSystem",
     "solve_elasticity",
     "elasticity_fem",
     "ElasticitySolution",
