@@ -105,16 +105,31 @@ def _write_manifest(root: Path, manifest: Dict[str, Any]) -> None:
         handle.write("\n")
 
 
+def _options_added_since(old: Dict[str, Any]) -> Dict[str, Any]:
+    """Default values of the problem options a stored dataset's config lacks (options added after it was written)."""
+    config = old.get("config")
+    if not isinstance(config, dict):
+        return {}
+    try:
+        defaults = get_problem(str(old.get("problem")), tiny=bool(old.get("tiny"))).config()
+    except GraphopsError:  # not a PDE problem (trajectories) or no longer known
+        return {}
+    return {k: v for k, v in defaults.items() if k not in config}
+
+
 def _prepare_folder(root: Path, manifest: Dict[str, Any]) -> Dict[str, Any]:
     """Create ``root`` or check that it holds the same dataset; return the manifest to keep."""
     writable_dir(root / MANIFEST)
     path = root / MANIFEST
     if path.exists():
         old = read_manifest(root)
+        added = _options_added_since(old)
         diffs = []
         for key in IDENTITY_KEYS:
             there, asked = old.get(key), manifest.get(key)
             if isinstance(there, dict) and isinstance(asked, dict):
+                # an option the dataset predates had its default's effect (e.g. aspect 1: the unit square)
+                there = {**(added if key == "config" else {}), **there}
                 diffs += [(f"{key}.{k}", there.get(k), asked.get(k)) for k in sorted(set(there) | set(asked))
                           if there.get(k) != asked.get(k)]
             elif there != asked:

@@ -125,3 +125,15 @@ def test_sample_seeds_are_deterministic_and_distinct():
     seeds = [sample_seed(0, i) for i in range(1000)] + [sample_seed(1, i) for i in range(1000)]
     assert len(set(seeds)) == 2000 and all(0 <= s < 2**63 for s in seeds)
     assert sample_seed(7, 3) == sample_seed(7, 3)
+
+
+def test_a_dataset_written_before_an_option_existed_still_resumes(tmp_path):
+    args = dict(problem="poisson-dirichlet", n=2, tiny=True, shard_size=2, progress=False)
+    root = generate_dataset(out=tmp_path / "ds", **args)
+    manifest_path = root / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    del manifest["config"]["aspect"]  # as written before the aspect option was added
+    manifest_path.write_text(json.dumps(manifest))
+    assert generate_dataset(out=root, **args) == root  # the default (1: the unit square) is what it had
+    with pytest.raises(ConfigError, match=r"config\.aspect: 1\.0 there, 2\.0 asked"):
+        generate_dataset(out=root, aspect=2.0, **args)
