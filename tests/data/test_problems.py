@@ -137,3 +137,17 @@ def test_aspect_and_mesh_size_ranges_draw_proportions_and_resolutions_per_sample
     same = get_problem("poisson-dirichlet", tiny=True, aspect=[1, 1], mesh_size=[0.06, 0.06]).sample(0, 5)
     plain = get_problem("poisson-dirichlet", tiny=True).sample(0, 5)
     assert all(np.array_equal(same[k], plain[k]) for k in plain)
+
+
+def test_boundary_scale_multiplies_g_and_the_solution_follows_linearity():
+    plain = get_problem("poisson-dirichlet", tiny=True).sample(0, 7)
+    scaled = get_problem("poisson-dirichlet", tiny=True, boundary_scale=0.1).sample(0, 7)
+    np.testing.assert_array_equal(scaled["points"], plain["points"])
+    np.testing.assert_array_equal(scaled["f"], plain["f"])
+    np.testing.assert_allclose(scaled["g"], 0.1 * plain["g"], rtol=1e-15)
+    # u = u_f + u_g with u_g linear in g: the solution with g = 0 recovers the source part
+    mesh = Mesh(plain["points"], {"triangle": plain["cells"]})
+    u_source = solve_poisson(mesh, f=plain["f"], dirichlet="all", g=np.zeros(len(plain["g"])))
+    np.testing.assert_allclose(scaled["u"], u_source + 0.1 * (plain["u"] - u_source), atol=1e-10)
+    with pytest.raises(ConfigError, match="boundary_scale must be a positive number"):
+        get_problem("poisson-dirichlet", boundary_scale=0)
