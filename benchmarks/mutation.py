@@ -41,14 +41,13 @@ TARGETS: Dict[str, tuple] = {
     "normaliser": (["graphops/train/normalize.py"], ["tests/train/test_normalize.py", "tests/train/test_normalize_values.py"]),
     "boundary": (["graphops/boundary.py"], ["tests/test_boundary.py", "tests/test_boundary_oracles.py",
                                             "tests/test_boundary_exact_geometry.py"]),
-    "decomposition": (["graphops/decomposition/kdtree.py"], ["tests/decomposition/test_kdtree.py"]),
+    "decomposition": (["graphops/decomposition/kdtree.py"], ["tests/decomposition/test_kdtree.py",
+                                                          "tests/decomposition/test_kdtree_by_hand.py"]),
     "elasticity": (["graphops/solvers/elasticity.py"], ["tests/solvers/test_elasticity.py",
                                                         "tests/solvers/test_elasticity_defaults.py"]),
     "poisson": (["graphops/solvers/poisson.py"], ["tests/solvers/test_poisson.py", "tests/solvers/test_poisson_defaults.py"]),
-    # BENO's permutation tests fail on the unmutated code (3D: 2e-2 apart; reported as a bug), and mutmut needs a
-    # green baseline, so they are deselected here
-    "model heads": (["graphops/models/layers.py"], ["tests/models/test_meshgraphnet.py", "tests/models/test_permutation.py",
-                                                    "-k", "not beno and not in_3d"]),
+    "model heads": (["graphops/models/layers.py"], ["tests/models/test_layers.py", "tests/models/test_meshgraphnet.py",
+                                                    "tests/models/test_permutation.py"]),
 }
 
 # Mutants judged harmless after reading their diff: name -> reason. They still count as
@@ -155,6 +154,16 @@ EXPLAINED.update({
        for i in (61, 77)},
     _E + "x_von_mises_at_quadrature__mutmut_19": "the strain tensor is d x d: shape[0] == shape[1]",
     **{_E + f"x_von_mises_at_quadrature__mutmut_{i}": "np.trace's default axes are axis1=0, axis2=1" for i in (25, 26)},
+})
+
+# models/layers.py
+_L = "graphops.models.layers."
+EXPLAINED.update({
+    _L + "x_aggregate__mutmut_19": ("the count stays int64 instead of the messages' dtype; torch's / is true division "
+                                    "and promotes it to the messages' floating dtype: the same numbers"),
+    _L + "xǁMessagePassingBlockǁforward__mutmut_15": "torch.cat's default dim is 0, the dim it was given",
+    _L + "xǁEncodeProcessDecodeǁ__init____mutmut_39": ("layer_norm=None instead of False: both are false, so the "
+                                                       "decoder has no LayerNorm either way"),
 })
 
 
@@ -325,7 +334,7 @@ def run_target(name: str, modules: List[str], tests: List[str], jobs: int, keep:
     return row
 
 
-def recheck_survivors(row: Dict, time_limit: float | None, resume: bool = False) -> Dict:
+def recheck_survivors(row: Dict, time_limit: float | None, resume: bool = False, jobs: int = 2) -> Dict:
     """Run a finished target's survivors again, in its scratch folder, against the checkout's current tests.
 
     The module under test is unchanged (the mutant names are those of the first run), so the
@@ -349,7 +358,7 @@ def recheck_survivors(row: Dict, time_limit: float | None, resume: bool = False)
     start = time.perf_counter()
     for selected in runs:
         left = None if time_limit is None else max(1.0, time_limit - (time.perf_counter() - start))
-        proc = subprocess.Popen([sys.executable, "-m", "mutmut", "run", "--max-children", "2", *selected], cwd=work,
+        proc = subprocess.Popen([sys.executable, "-m", "mutmut", "run", "--max-children", str(jobs), *selected], cwd=work,
                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         try:
             proc.wait(timeout=left)
@@ -477,7 +486,7 @@ def main(argv: List[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.recheck_survivors:
         previous = json.loads((RESULTS / "mutation.json").read_text())["rows"]
-        rows = [recheck_survivors(r, args.time_limit, args.resume) for r in previous
+        rows = [recheck_survivors(r, args.time_limit, args.resume, args.jobs) for r in previous
                 if args.only and r["target"] in args.only and Path(r.get("scratch", "")).is_dir()]
         for r in rows:
             print(f"{r['target']}: {r['survived']} survivors left ({r['explained']} explained)", flush=True)
