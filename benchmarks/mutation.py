@@ -166,6 +166,93 @@ EXPLAINED.update({
                                                        "decoder has no LayerNorm either way"),
 })
 
+# decomposition/kdtree.py
+_K = "graphops.decomposition.kdtree."
+_FLAT = ("on a flat axis (zero extent) there is one bin and every index is clipped into it, whatever the scale; "
+         "the inner where only avoids a division by zero whose result the outer where discards")
+_OUTSIDE = ("a candidate at or below the node's lowest point leaves no point on its left, one above its highest "
+            "leaves none on its right, and the valid mask rejects both, so this filter changes nothing")
+_LAST_SLAB = ("the highest point is >= every candidate, so slab K is never empty and bincount already has K + 1 "
+              "entries; [:K] drops any extra one")
+_TIE_TOL = ("only the width of the tolerance for equal scores (1e-12 relative): differs only for two candidate "
+            "scores between 1e-12 and 2e-12 apart")
+_PLACEHOLDER = ("placeholder for a node that is not split (yet): leaves are recognised by a negative left child "
+                "and their axis, cut and right child are never read; a split overwrites all four")
+_DTYPE_SAME = "numpy already gives this dtype without it (int64 from Python ints, float64 from floats): the same array"
+_EMPTY_SIDE = ("only the histogram box of a child without points (possible on a sampled node): that child's score "
+               "is forced to 0 and its block of bins stays empty")
+_COUNT_BRANCH = "chooses between two exact ways of counting the histogram (dense bincount or np.unique): the same counts"
+_HALO_FACE = ("differs only for a leaf box meeting a halo box exactly at a face with a point on that face; points "
+              "are left of a cut strictly (x < cut) and cuts sit in gaps, so a box's own points are never on its "
+              "upper face, and only the adjacent-floats case puts one on a lower face (that case is tested)")
+EXPLAINED.update({
+    **{_K + f"x__bin_index__mutmut_{i}": _FLAT for i in (10, 19, 21, 22)},
+    **{_K + f"x__split_scores__mutmut_{i}": _FLAT for i in (131, 140, 142, 143)},
+    _K + "x__choose_split__mutmut_19": ("arange from 0 adds a candidate at the node's lowest point, which the next "
+                                        "line filters out (cuts > tlo)"),
+    **{_K + f"x__choose_split__mutmut_{i}": _OUTSIDE for i in (27, 28)},
+    **{_K + f"x__choose_split__mutmut_{i}": _LAST_SLAB for i in (45, 46, 47)},
+    _K + "x__choose_split__mutmut_68": "a node of exactly sample_size points: the 'sample' is all of them, sorted",
+    _K + "x__choose_split__mutmut_72": "numpy's choice treats replace=None as false: the same sample",
+    **{_K + f"x__choose_split__mutmut_{i}": (
+        "a random sample drawn with replacement (a few repeats) instead of without, of the same size and seed; it "
+        "only chooses which points score the candidate cuts of nodes over sample_size points, an estimate either way")
+       for i in (75, 76)},
+    **{_K + f"x__choose_split__mutmut_{i}": _TIE_TOL for i in (91, 93, 99)},
+    _K + "x__choose_split__mutmut_115": ("differs only when the middle of the gap rounds to b, and then the fallback "
+                                         "sets cut = b anyway"),
+    _K + "x__halo_members__mutmut_6": ("`touches` is only a pre-filter: every point of a touched box is tested "
+                                       "against the closed halo box, so testing more boxes adds no point"),
+    **{_K + f"x__halo_members__mutmut_{i}": _HALO_FACE for i in (8, 11)},
+    _K + "x__kl_from_counts__mutmut_2": "astype(None) is astype(float64)",
+    **{_K + f"x__noise_floor__mutmut_{i}": "np.asarray of integer counts minus 1.0 is float64 anyway" for i in (8, 10)},
+    _K + "x__noise_floor__mutmut_25": ("q only matters when k > 0, i.e. at least two occupied bins and so n >= 2, "
+                                       "where max(n, 1) = max(n, 2)"),
+    **{_K + f"x__split_scores__mutmut_{i}": ("dtype of the slab indices only (int16 or int64): the same order and "
+                                             "counts for fewer than 32,000 cuts") for i in (14, 15, 16, 17)},
+    **{_K + f"x__split_scores__mutmut_{i}": ("only the order of the points inside one slab changes (a non-stable "
+                                             "sort); per-slab minima, maxima and histogram counts do not depend on it")
+       for i in (27, 29)},
+    **{_K + f"x__split_scores__mutmut_{i}": _EMPTY_SIDE for i in (85, 87, 93, 94, 100)},
+    **{_K + f"x__split_scores__mutmut_{i}": _DTYPE_SAME for i in (111, 114, 245, 276)},
+    _K + "x__split_scores__mutmut_158": ("one more trailing column of ones: the strides of the d axes are the same "
+                                         "and the extra column is never read"),
+    **{_K + f"x__split_scores__mutmut_{i}": "slice(None, s) and slice(s) are slice(0, s)" for i in (190, 192)},
+    **{_K + f"x__split_scores__mutmut_{i}": _COUNT_BRANCH for i in range(226, 235)},
+    **{_K + f"x__split_scores__mutmut_{i}": "minlength only pads the histogram with zeros, which flatnonzero drops"
+       for i in (239, 240, 241)},
+    **{_K + f"x__split_scores__mutmut_{i}": ("only for a child of 0 or 1 points, whose n log n term is 0 either way "
+                                             "and whose score is forced to 0 (0 points) or is 0 (1 point: one bin)")
+       for i in (289, 290, 291, 307, 308)},
+    **{_K + f"x_default_bins__mutmut_{i}": "np.maximum with 0.0 promotes integer counts to float64 anyway"
+       for i in (11, 13)},
+    _K + "x_default_bins__mutmut_23": "n = 0 and n = 1 both give floor((n / 8) ** (1 / d)) = 0, clipped to 1",
+    _K + "x_kdtree_decompose__mutmut_5": ("differs only for a node of exactly 32,769 points, whose sample then leaves "
+                                          "out one point"),
+    _K + "x_kdtree_decompose__mutmut_6": ("the default seed only picks which random sample scores the cuts of nodes "
+                                          "over sample_size points; results stay reproducible for any fixed seed"),
+    **{_K + f"x_kdtree_decompose__mutmut_{i}": _PLACEHOLDER
+       for i in (105, 106, 108, 109, 110, 272, 273, 274, 277, 279, 280)},
+    **{_K + f"x_kdtree_decompose__mutmut_{i}": ("the heap's tie-breaking counter only needs to grow in push order; "
+                                                "any start, step or (with a constant) the node index, which grows in "
+                                                "the same order, gives the same order") for i in (167, 211, 213)},
+    **{_K + f"x_kdtree_decompose__mutmut_{i}": "placeholder overwritten on the next line (kl_of[i] = value)"
+       for i in (171, 172)},
+    _K + "x_kdtree_decompose__mutmut_287": "the point list of a split node is never read again; None or '' only frees it",
+    **{_K + f"x_kdtree_decompose__mutmut_{i}": _DTYPE_SAME for i in (296, 299, 382, 384, 388, 390, 394, 396, 400, 402)},
+    _K + "x_kdtree_decompose__mutmut_301": "leaves are found by leaf >= 0; -1 and -2 both mark inner nodes",
+    **{_K + f"x_kdtree_decompose__mutmut_{i}": ("node 0 is the root and never a child, so a left child index is "
+                                                "either -1 (a leaf) or >= 1") for i in (306, 307)},
+    **{_K + f"x_kdtree_decompose__mutmut_{i}": ("stacklevel only chooses which caller line the warning names; the "
+                                                "message and category are the same (and mutmut's trampoline adds a "
+                                                "frame, so a test cannot pin it under mutmut)") for i in (376, 377)},
+    _K + "x_kl_to_uniform__mutmut_19": "an integer box gives the same bins and counts after numpy's promotion",
+    _K + "x_kl_to_uniform__mutmut_21": "an integer box gives the same bins and counts after numpy's promotion",
+    _K + "xǁDecompositionǁcounts__mutmut_4": ("every subdomain owns at least one point (a valid cut leaves >= 1 on "
+                                              "each side), so bincount already has num_subdomains entries"),
+    **{_K + f"xǁDecompositionǁmember_counts__mutmut_{i}": _DTYPE_SAME for i in (2, 4)},
+})
+
 
 def _diff(work: Path, env: Dict[str, str], name: str) -> List[str]:
     """The changed lines (``-`` original, ``+`` mutant) of one mutant.
@@ -174,20 +261,21 @@ def _diff(work: Path, env: Dict[str, str], name: str) -> List[str]:
     function ``<name>__mutmut_<n>`` beside the original ``<name>__mutmut_orig``): much
     faster than ``mutmut show``, which starts a Python per mutant.
     """
-    import ast
     import difflib
 
     module, _, func = name.rpartition(".")
     path = work / "mutants" / (module.replace(".", "/") + ".py")
     if not path.exists():
         return []
-    text, functions = _parsed(str(path))
+    source_lines, functions = _parsed(str(path))
     wanted = {func, func.rsplit("__mutmut_", 1)[0] + "__mutmut_orig"}
     found = {k: functions[k] for k in wanted if k in functions}
     if len(found) != 2:
         return []
     orig = found[func.rsplit("__mutmut_", 1)[0] + "__mutmut_orig"]
-    lines = lambda n: (ast.get_source_segment(text, n) or "").splitlines()  # noqa: E731
+    # the lines of a function from its line numbers (ast.get_source_segment re-splits the whole
+    # module on every call: seconds per call on a module of a thousand mutants)
+    lines = lambda n: source_lines[n.lineno - 1 : n.end_lineno]  # noqa: E731
     a, b = lines(orig), lines(found[func])
     base = func.rsplit("__mutmut_", 1)[0]
     head_a, head_b = a[0].replace(base + "__mutmut_orig", base), b[0].replace(func, base)
@@ -197,12 +285,16 @@ def _diff(work: Path, env: Dict[str, str], name: str) -> List[str]:
 
 @functools.lru_cache(maxsize=8)
 def _parsed(path: str):
-    """A mutated module's text and its functions by name (parsed once per module)."""
+    """A mutated module's lines and its top-level functions and methods by name (parsed once per module)."""
     import ast
 
     text = Path(path).read_text()
-    functions = {n.name: n for n in ast.walk(ast.parse(text)) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
-    return text, functions
+    functions = {}
+    for node in ast.parse(text).body:  # mutmut's copies are module-level functions or class methods
+        for n in [node] + (node.body if isinstance(node, ast.ClassDef) else []):
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                functions[n.name] = n
+    return text.splitlines(), functions
 
 
 def _code_tokens(line: str) -> List[str]:

@@ -13,7 +13,12 @@ import warnings
 import numpy as np
 import pytest
 
+import math
+
+import torch
+
 from graphops.decomposition import DecompositionWarning, kdtree_decompose, kl_to_uniform
+from graphops.decomposition.kdtree import _split_scores, as_points, default_bins
 from graphops.errors import DataError
 
 
@@ -43,7 +48,7 @@ def test_one_candidate_split_by_hand(xs, min_points, left, cut):
     points = _on_x_axis(xs)
     dec = _split(points, n_candidates=1, min_points=min_points)
     if left is None:
-        assert dec.made == 1 and "no cut leaves min_points on both sides" in dec.message
+        assert dec.made == 1 and dec.message.endswith("; 1 no cut leaves min_points on both sides)")
         return
     assert dec.made == 2
     np.testing.assert_array_equal(dec.labels, [0 if x in left else 1 for x in xs])
@@ -68,6 +73,11 @@ def test_adjacent_floats_are_cut_at_the_right_point():
     assert dec.labels.tolist() == [0, 1]
     assert dec.boxes[0, 1, 0] == b and dec.boxes[1, 0, 0] == b
     np.testing.assert_array_equal(dec.locate(points), [0, 1])
+    # b lies on the shared face: without overlap each box has its own point only; with overlap the
+    # left box's halo (clipped to the root box [a, b]) reaches b, the right box's (flat) halo does not reach a
+    assert [m.tolist() for m in dec.members] == [[0], [1]] and dec.overlap == 0.0
+    halo = _split(points, n_candidates=3, min_points=1, overlap=0.5)
+    assert [m.tolist() for m in halo.members] == [[0, 1], [1]] and halo.overlap == 0.5
 
 
 def test_a_single_candidate_is_the_middle_of_the_box():
@@ -119,6 +129,10 @@ def test_bins_and_the_sample_size_reach_the_split_scores():
     for kwargs in (dict(bins=1), dict(sample_size=16)):
         dec = _split(points, **kwargs)
         assert dec.counts()[0] == most_balanced, kwargs
+    # with one bin the subdomains' KL is 0 too; with the default bins the right one (which holds
+    # the density jump) is not uniform
+    assert _split(points, bins=1).kl.tolist() == [0.0, 0.0]
+    assert _split(points, sample_size=16).kl[1] > 0.05
     assert _split(points, sample_size=16).boxes[0, 1, 0] == _split(points, sample_size=16, seed=0).boxes[0, 1, 0]
 
 
@@ -147,7 +161,27 @@ def test_as_many_subdomains_as_points():
 
 def test_identical_points_say_so():
     dec = _split(np.ones((20, 2)), 2)
-    assert dec.made == 1 and "all points coincide" in dec.message
+    assert dec.made == 1 and dec.message.endswith("; 1 all points coincide)")
+    np.testing.assert_array_equal(dec.root_box, [[0.5, 0.5], [1.5, 1.5]])  # padded by 0.5
+    # two blocks of coincident points: one split, then both children fail, and both are counted
+    blocks = _on_x_axis([0.0] * 5 + [1.0] * 5)
+    dec = _split(blocks, 4, min_points=1)
+    assert dec.made == 2 and dec.counts().tolist() == [5, 5]
+    assert dec.message.endswith("; 2 all points coincide)")
+
+
+def test_flat_axes_are_padded_by_a_thousandth_of_the_largest_extent():
+    dec = _split(_on_x_axis([0.0, 0.2, 0.5]), 1)
+    np.testing.assert_array_equal(dec.root_box, [[0.0, -5e-4], [0.5, 5e-4]])
+    dec = _split(_on_x_axis([0.0, 1.0, 2.0]), 1)
+    np.testing.assert_array_equal(dec.root_box, [[0.0, -2e-3], [2.0, 2e-3]])
+
+
+def test_equal_nodes_are_split_in_the_order_they_were_made():
+    # bins=1: every priority is 0 and both halves of x = 0..7 have 4 points, so the tie goes to
+    # the node made first, the left one: [0, 1] [2, 3] [4..7].
+    dec = _split(_on_x_axis(np.arange(8.0)), 3, bins=1, n_candidates=1, min_points=1)
+    assert dec.counts().tolist() == [2, 2, 4]
 
 
 def test_parameter_errors_name_the_parameter():
@@ -177,3 +211,64 @@ def test_kl_of_a_one_dimensional_cloud_and_its_box():
     for box in ([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]], [[1.0, 0.0], [0.0, 1.0]], [[0.0, 0.0], [np.inf, 1.0]]):
         with pytest.raises(DataError, match="box must be"):
             kl_to_uniform(flat, box=box)
+
+
+def test_kl_by_hand_corrected_and_not():
+    box = [[0.0], [1.0]]
+    # one point in 4 bins: p = (1, 0, 0, 0), KL = log 4; one occupied bin has no noise to subtract
+    assert kl_to_uniform([[0.25]], bins=4, box=box, corrected=False) == pytest.approx(math.log(4), rel=1e-12)
+    assert kl_to_uniform([[0.25]], bins=4, box=box) == pytest.approx(math.log(4), rel=1e-12)
+    # points outside the box count in the nearest bin: (-0.5, 0.25 | 0.75) in 2 bins, p = (2/3, 1/3)
+    expected = 2 / 3 * math.log(4 / 3) + 1 / 3 * math.log(2 / 3)
+    assert kl_to_uniform([[-0.5], [0.25], [0.75]], bins=2, box=box, corrected=False) == pytest.approx(expected, rel=1e-12)
+    # 90 points in [0, 0.5) and 10 in [0.5, 1), 2 bins: plug-in 0.9 log 1.8 + 0.1 log 0.2, minus
+    # (k q + 3 sqrt(2 k)) / (2 n) with k = 2 - 1 occupied bins and q = 1 + (k + 1) / (6 n)
+    xs = np.concatenate([np.linspace(0.0, 0.45, 90), np.linspace(0.5, 0.95, 10)])[:, None]
+    plug_in = 0.9 * math.log(1.8) + 0.1 * math.log(0.2)
+    n, k = 100, 1
+    q = 1 + (k + 1) / (6 * n)
+    assert kl_to_uniform(xs, bins=2, box=box, corrected=False) == pytest.approx(plug_in, rel=1e-12)
+    assert kl_to_uniform(xs, bins=2, box=box) == pytest.approx(plug_in - (k * q + 3 * math.sqrt(2 * k)) / (2 * n), rel=1e-12)
+    # 4 occupied bins of 4: counts (40, 30, 20, 10), k = 3
+    xs = np.repeat([0.1, 0.3, 0.6, 0.9], [40, 30, 20, 10])[:, None]
+    plug_in = sum(c / 100 * math.log(c / 100 * 4) for c in (40, 30, 20, 10))
+    k = 3
+    q = 1 + (k + 1) / (6 * n)
+    assert kl_to_uniform(xs, bins=4, box=box) == pytest.approx(plug_in - (k * q + 3 * math.sqrt(2 * k)) / (2 * n), rel=1e-12)
+    # all 100 points in one bin of 2: KL = log 2 and nothing to subtract
+    assert kl_to_uniform(xs[:40], bins=2, box=box) == pytest.approx(math.log(2), rel=1e-12)
+
+
+def _children_score(points, axis, cut, bins):
+    """(|L| KL(L) + |R| KL(R)) / |D| with L the points left of the cut, each child in its own box."""
+    left, right = points[points[:, axis] < cut], points[points[:, axis] >= cut]
+    total = sum(len(side) * kl_to_uniform(side, bins=bins) for side in (left, right) if len(side))
+    return total / len(points)
+
+
+@pytest.mark.parametrize("flat_x", [False, True])
+def test_split_scores_with_points_on_cuts_empty_and_single_point_slabs(flat_x):
+    # y = 0, 1/8, ..., 1 (9 rows), five points per row but only one at y = 1/8 and none at
+    # y = 5/8 and 6/8; the cuts 1/8 .. 7/8 sit exactly on rows, -1 and 2 leave a side empty
+    rng = np.random.default_rng(5)
+    rows = [j / 8 for j in range(9) if j not in (5, 6)]
+    points = [[rng.uniform(0, 0.3), y] for y in rows for _ in range(1 if y == 1 / 8 else 5)]
+    points = np.array(points + [[0.05, 0.9], [0.25, 0.95], [0.15, 0.97]])
+    if flat_x:  # every child is flat along x (one bin there), split along y
+        points[:, 0] = 0.5
+    cuts = np.array([-1.0] + [j / 8 for j in range(1, 8)] + [2.0])
+    for bins in (None, 2, 3):
+        scores = _split_scores(np.ascontiguousarray(points.T), 1, cuts, bins)
+        expected = [_children_score(points, 1, c, bins) for c in cuts]
+        np.testing.assert_allclose(scores, expected, rtol=1e-9, atol=1e-12)
+    # one side empty: the score is the KL of the whole node
+    assert scores[0] == pytest.approx(kl_to_uniform(points, bins=3), rel=1e-9, abs=1e-12)
+
+
+def test_points_and_bins_types():
+    assert as_points([[0, 1], [2, 3]]).dtype == np.float64
+    grad = torch.ones(3, 2, requires_grad=True)
+    np.testing.assert_array_equal(as_points(grad), np.ones((3, 2)))
+    assert isinstance(default_bins(800, 2), int) and default_bins(800, 2) == 10
+    bins = default_bins(np.array([8, 800]), 2)
+    assert bins.dtype == np.int64 and bins.tolist() == [1, 10]

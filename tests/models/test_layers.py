@@ -15,7 +15,8 @@ import pytest
 import torch
 from torch import nn
 
-from graphops.models.layers import EncodeProcessDecode, MessagePassingBlock, aggregate, mlp
+from graphops.errors import ConfigError
+from graphops.models.layers import EncodeProcessDecode, MessagePassingBlock, aggregate, check_positive, mlp
 
 # A directed graph of 4 nodes: node 0 gets two messages, node 1 one, node 2 one, node 3 none.
 EDGES = torch.tensor([[1, 2, 0, 3], [0, 0, 1, 2]])
@@ -138,3 +139,20 @@ def test_encode_process_decode_matches_its_parts(aggr):
     for block in model.processor:
         h, e = _reference_block(block, h, e, EDGES, cond, aggr)
     torch.testing.assert_close(model(x, edge_attr, EDGES, cond), model.decoder(h), rtol=1e-10, atol=1e-12)
+
+
+def test_encode_process_decode_aggregates_by_mean_by_default():
+    torch.manual_seed(4)
+    model = EncodeProcessDecode(2, 1, 3, layers=1, out_channels=1).double()
+    gen = torch.Generator().manual_seed(5)
+    x = torch.randn(4, 2, generator=gen, dtype=torch.float64)
+    edge_attr = torch.randn(EDGES.shape[1], 1, generator=gen, dtype=torch.float64)
+    h, _ = _reference_block(model.processor[0], model.node_encoder(x), model.edge_encoder(edge_attr), EDGES, None, "mean")
+    torch.testing.assert_close(model(x, edge_attr, EDGES), model.decoder(h), rtol=1e-10, atol=1e-12)
+
+
+def test_check_positive_wants_positive_integers():
+    check_positive("m", layers=3, hidden=1)
+    for bad in (0, -2, 2.5, True):
+        with pytest.raises(ConfigError, match="layers must be a positive integer"):
+            check_positive("m", layers=bad)
