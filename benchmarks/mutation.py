@@ -139,12 +139,15 @@ EXPLAINED.update({
     "graphops.solvers.poisson.x_solve_poisson__mutmut_7": (
         "default P2 instead of P1 in the convenience wrapper: a more accurate element for the same problem, whose "
         "values at the mesh nodes match P1's on every exact (linear) oracle; poisson_fem's own default is tested"),
-    **{f"graphops.solvers.poisson.x_poisson_fem__mutmut_{i}": _SOLVER for i in (131, 132, 135, 136, 137)},
-    "graphops.solvers.poisson.x_poisson_fem__mutmut_154": (
+    **{f"graphops.solvers.poisson.x_poisson_fem__mutmut_{i}": _SOLVER for i in (136, 137, 140, 141, 142)},
+    "graphops.solvers.poisson.x_poisson_fem__mutmut_73": (
+        "'rest' then also puts the Neumann flux on the Dirichlet facets; with Lagrange elements the basis functions "
+        "that are nonzero on a facet have their DOFs on it, all Dirichlet DOFs, which condense removes: the same u"),
+    "graphops.solvers.poisson.x_poisson_fem__mutmut_159": (
         "pure Neumann: the Lagrange multiplier of the mean constraint absorbs any multiple of `ones` in the "
         "right-hand side, so u is the same; only the multiplier changes"),
     **{f"graphops.solvers.poisson.x_poisson_fem__mutmut_{i}": (
-        "sparse storage format only: solve_sparse converts to CSC before factorising") for i in (158, 160)},
+        "sparse storage format only: solve_sparse converts to CSC before factorising") for i in (163, 165)},
     **{_E + f"x_elasticity_fem__mutmut_{i}": _SOLVER for i in (145, 146, 149, 150, 151)},
     **{_E + f"x_nodal_von_mises__mutmut_{i}": _SOLVER for i in (32, 33, 36, 37, 42)},
     **{_E + f"x_nodal_von_mises__mutmut_{i}": _QUAD_ORDER for i in (7, 10, 12, 13)},
@@ -182,9 +185,11 @@ _DTYPE_SAME = "numpy already gives this dtype without it (int64 from Python ints
 _EMPTY_SIDE = ("only the histogram box of a child without points (possible on a sampled node): that child's score "
                "is forced to 0 and its block of bins stays empty")
 _COUNT_BRANCH = "chooses between two exact ways of counting the histogram (dense bincount or np.unique): the same counts"
-_HALO_FACE = ("differs only for a leaf box meeting a halo box exactly at a face with a point on that face; points "
-              "are left of a cut strictly (x < cut) and cuts sit in gaps, so a box's own points are never on its "
-              "upper face, and only the adjacent-floats case puts one on a lower face (that case is tested)")
+_HALO_FACE = ("a tie at the closed halo boundary: a point could be missed only if it lies exactly on a halo box's "
+              "lower face and on its own leaf's upper face. Points are left of a cut strictly (x < cut), so that "
+              "face must be the root box's upper boundary, and a halo can start there only for a leaf of zero width "
+              "at the top (two points at adjacent floats) next to another leaf with points on that boundary; "
+              "harmless for an overlap region, and not built by any test")
 EXPLAINED.update({
     **{_K + f"x__bin_index__mutmut_{i}": _FLAT for i in (10, 19, 21, 22)},
     **{_K + f"x__split_scores__mutmut_{i}": _FLAT for i in (131, 140, 142, 143)},
@@ -192,18 +197,20 @@ EXPLAINED.update({
                                         "line filters out (cuts > tlo)"),
     **{_K + f"x__choose_split__mutmut_{i}": _OUTSIDE for i in (27, 28)},
     **{_K + f"x__choose_split__mutmut_{i}": _LAST_SLAB for i in (45, 46, 47)},
-    _K + "x__choose_split__mutmut_68": "a node of exactly sample_size points: the 'sample' is all of them, sorted",
-    _K + "x__choose_split__mutmut_72": "numpy's choice treats replace=None as false: the same sample",
+    _K + "x__choose_split__mutmut_70": "a node of exactly sample_size points: the 'sample' is all of them, sorted",
+    _K + "x__choose_split__mutmut_74": "numpy's choice treats replace=None as false: the same sample",
     **{_K + f"x__choose_split__mutmut_{i}": (
         "a random sample drawn with replacement (a few repeats) instead of without, of the same size and seed; it "
         "only chooses which points score the candidate cuts of nodes over sample_size points, an estimate either way")
-       for i in (75, 76)},
-    **{_K + f"x__choose_split__mutmut_{i}": _TIE_TOL for i in (91, 93, 99)},
-    _K + "x__choose_split__mutmut_115": ("differs only when the middle of the gap rounds to b, and then the fallback "
+       for i in (77, 78)},
+    **{_K + f"x__choose_split__mutmut_{i}": _TIE_TOL for i in (93, 95, 101)},
+    _K + "x__choose_split__mutmut_117": ("differs only when the middle of the gap rounds to b, and then the fallback "
                                          "sets cut = b anyway"),
     _K + "x__halo_members__mutmut_6": ("`touches` is only a pre-filter: every point of a touched box is tested "
                                        "against the closed halo box, so testing more boxes adds no point"),
-    **{_K + f"x__halo_members__mutmut_{i}": _HALO_FACE for i in (8, 11)},
+    _K + "x__halo_members__mutmut_11": _HALO_FACE,
+    _K + "x_as_points__mutmut_24": "adds the letter X to the accepted dtype kinds; no numpy dtype has kind 'X'",
+    _K + "x__split_scores__mutmut_31": "numpy reads the sort kind case-insensitively: the same stable sort",
     _K + "x__kl_from_counts__mutmut_2": "astype(None) is astype(float64)",
     **{_K + f"x__noise_floor__mutmut_{i}": "np.asarray of integer counts minus 1.0 is float64 anyway" for i in (8, 10)},
     _K + "x__noise_floor__mutmut_25": ("q only matters when k > 0, i.e. at least two occupied bins and so n >= 2, "
@@ -538,8 +545,10 @@ def _write(rows: List[Dict]) -> None:
             f"| {r['mutants']} | {r['killed']} | {r['survived']} | {r['explained']} | {r['timeout']} | {r['seconds']:.0f} "
             f"| {r.get('ran_at', 'before run times were recorded')} |"
         )
+    seconds = sum(r["seconds"] for r in rows)
     lines.append(
-        f"| **all** | | | {total['mutants']} | {total['killed']} | {total['survived']} | {total['explained']} | {total['timeout']} | | |"
+        f"| **all** | | | {total['mutants']} | {total['killed']} | {total['survived']} | {total['explained']} "
+        f"| {total['timeout']} | {seconds:.0f} | |"
     )
     lines += ["", f"Measured {payload['machine']['date']} with {payload['tool']}, Python {payload['machine']['python']}, "
               f"{payload['machine']['cpu_count']} CPU cores.", "", "### Survivors", "",

@@ -149,7 +149,7 @@ def test_default_max_depth_is_16():
     # (15 pairs too small, the last pair and the chain both at depth 16).
     points = _on_x_axis([0.0] + [2.0**-k for k in range(41)])
     dec = _split(points, 20, n_candidates=1, min_points=2)
-    assert dec.made == 17 and "max_depth=16" in dec.message and "15 fewer than 2*min_points points, 2 reached max_depth" in dec.message
+    assert dec.made == 17 and "max_depth=16" in dec.message and dec.message.endswith("; 15 fewer than 2*min_points points, 2 reached max_depth)")
     assert dec.counts().tolist() == [42 - 2 * 16] + [2] * 16
     assert _split(points, 20, n_candidates=1, min_points=2, max_depth=0).made == 1
 
@@ -239,30 +239,33 @@ def test_kl_by_hand_corrected_and_not():
     assert kl_to_uniform(xs[:40], bins=2, box=box) == pytest.approx(math.log(2), rel=1e-12)
 
 
-def _children_score(points, axis, cut, bins):
+def _children_score(points, axis, cut, bins, corrected=True):
     """(|L| KL(L) + |R| KL(R)) / |D| with L the points left of the cut, each child in its own box."""
     left, right = points[points[:, axis] < cut], points[points[:, axis] >= cut]
-    total = sum(len(side) * kl_to_uniform(side, bins=bins) for side in (left, right) if len(side))
+    total = sum(len(side) * kl_to_uniform(side, bins=bins, corrected=corrected) for side in (left, right) if len(side))
     return total / len(points)
 
 
 @pytest.mark.parametrize("flat_x", [False, True])
 def test_split_scores_with_points_on_cuts_empty_and_single_point_slabs(flat_x):
-    # y = 0, 1/8, ..., 1 (9 rows), five points per row but only one at y = 1/8 and none at
-    # y = 5/8 and 6/8; the cuts 1/8 .. 7/8 sit exactly on rows, -1 and 2 leave a side empty
+    # y = 0, 1/8, ..., 1 (9 rows), five points per row but only one at y = 0 and at y = 1/8, and
+    # none at y = 5/8 and 6/8; the cuts 1/8 .. 7/8 sit exactly on rows, -1 and 2 leave a side empty
+    # (the lone point at y = 0 is the only point left of the cut 1/8)
     rng = np.random.default_rng(5)
     rows = [j / 8 for j in range(9) if j not in (5, 6)]
-    points = [[rng.uniform(0, 0.3), y] for y in rows for _ in range(1 if y == 1 / 8 else 5)]
+    points = [[rng.uniform(0, 0.3), y] for y in rows for _ in range(1 if y in (0, 1 / 8) else 5)]
     points = np.array(points + [[0.05, 0.9], [0.25, 0.95], [0.15, 0.97]])
     if flat_x:  # every child is flat along x (one bin there), split along y
         points[:, 0] = 0.5
     cuts = np.array([-1.0] + [j / 8 for j in range(1, 8)] + [2.0])
     for bins in (None, 2, 3):
-        scores = _split_scores(np.ascontiguousarray(points.T), 1, cuts, bins)
-        expected = [_children_score(points, 1, c, bins) for c in cuts]
-        np.testing.assert_allclose(scores, expected, rtol=1e-9, atol=1e-12)
+        for corrected in (True, False):  # uncorrected, no score is clipped to 0
+            scores = _split_scores(np.ascontiguousarray(points.T), 1, cuts, bins, corrected=corrected)
+            expected = [_children_score(points, 1, c, bins, corrected) for c in cuts]
+            np.testing.assert_allclose(scores, expected, rtol=1e-9, atol=1e-12)
     # one side empty: the score is the KL of the whole node
-    assert scores[0] == pytest.approx(kl_to_uniform(points, bins=3), rel=1e-9, abs=1e-12)
+    assert scores[0] == pytest.approx(kl_to_uniform(points, bins=3, corrected=False), rel=1e-9)
+    assert scores[0] > 0.02
 
 
 def test_points_and_bins_types():
