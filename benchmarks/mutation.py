@@ -41,14 +41,13 @@ TARGETS: Dict[str, tuple] = {
     "normaliser": (["graphops/train/normalize.py"], ["tests/train/test_normalize.py", "tests/train/test_normalize_values.py"]),
     "boundary": (["graphops/boundary.py"], ["tests/test_boundary.py", "tests/test_boundary_oracles.py",
                                             "tests/test_boundary_exact_geometry.py"]),
-    "decomposition": (["graphops/decomposition/kdtree.py"], ["tests/decomposition/test_kdtree.py"]),
+    "decomposition": (["graphops/decomposition/kdtree.py"], ["tests/decomposition/test_kdtree.py",
+                                                          "tests/decomposition/test_kdtree_by_hand.py"]),
     "elasticity": (["graphops/solvers/elasticity.py"], ["tests/solvers/test_elasticity.py",
                                                         "tests/solvers/test_elasticity_defaults.py"]),
     "poisson": (["graphops/solvers/poisson.py"], ["tests/solvers/test_poisson.py", "tests/solvers/test_poisson_defaults.py"]),
-    # BENO's permutation tests fail on the unmutated code (3D: 2e-2 apart; reported as a bug), and mutmut needs a
-    # green baseline, so they are deselected here
-    "model heads": (["graphops/models/layers.py"], ["tests/models/test_meshgraphnet.py", "tests/models/test_permutation.py",
-                                                    "-k", "not beno and not in_3d"]),
+    "model heads": (["graphops/models/layers.py"], ["tests/models/test_layers.py", "tests/models/test_meshgraphnet.py",
+                                                    "tests/models/test_permutation.py"]),
 }
 
 # Mutants judged harmless after reading their diff: name -> reason. They still count as
@@ -140,12 +139,15 @@ EXPLAINED.update({
     "graphops.solvers.poisson.x_solve_poisson__mutmut_7": (
         "default P2 instead of P1 in the convenience wrapper: a more accurate element for the same problem, whose "
         "values at the mesh nodes match P1's on every exact (linear) oracle; poisson_fem's own default is tested"),
-    **{f"graphops.solvers.poisson.x_poisson_fem__mutmut_{i}": _SOLVER for i in (131, 132, 135, 136, 137)},
-    "graphops.solvers.poisson.x_poisson_fem__mutmut_154": (
+    **{f"graphops.solvers.poisson.x_poisson_fem__mutmut_{i}": _SOLVER for i in (136, 137, 140, 141, 142)},
+    "graphops.solvers.poisson.x_poisson_fem__mutmut_73": (
+        "'rest' then also puts the Neumann flux on the Dirichlet facets; with Lagrange elements the basis functions "
+        "that are nonzero on a facet have their DOFs on it, all Dirichlet DOFs, which condense removes: the same u"),
+    "graphops.solvers.poisson.x_poisson_fem__mutmut_159": (
         "pure Neumann: the Lagrange multiplier of the mean constraint absorbs any multiple of `ones` in the "
         "right-hand side, so u is the same; only the multiplier changes"),
     **{f"graphops.solvers.poisson.x_poisson_fem__mutmut_{i}": (
-        "sparse storage format only: solve_sparse converts to CSC before factorising") for i in (158, 160)},
+        "sparse storage format only: solve_sparse converts to CSC before factorising") for i in (163, 165)},
     **{_E + f"x_elasticity_fem__mutmut_{i}": _SOLVER for i in (145, 146, 149, 150, 151)},
     **{_E + f"x_nodal_von_mises__mutmut_{i}": _SOLVER for i in (32, 33, 36, 37, 42)},
     **{_E + f"x_nodal_von_mises__mutmut_{i}": _QUAD_ORDER for i in (7, 10, 12, 13)},
@@ -157,6 +159,107 @@ EXPLAINED.update({
     **{_E + f"x_von_mises_at_quadrature__mutmut_{i}": "np.trace's default axes are axis1=0, axis2=1" for i in (25, 26)},
 })
 
+# models/layers.py
+_L = "graphops.models.layers."
+EXPLAINED.update({
+    _L + "x_aggregate__mutmut_19": ("the count stays int64 instead of the messages' dtype; torch's / is true division "
+                                    "and promotes it to the messages' floating dtype: the same numbers"),
+    _L + "xǁMessagePassingBlockǁforward__mutmut_15": "torch.cat's default dim is 0, the dim it was given",
+    _L + "xǁEncodeProcessDecodeǁ__init____mutmut_39": ("layer_norm=None instead of False: both are false, so the "
+                                                       "decoder has no LayerNorm either way"),
+})
+
+# decomposition/kdtree.py
+_K = "graphops.decomposition.kdtree."
+_FLAT = ("on a flat axis (zero extent) there is one bin and every index is clipped into it, whatever the scale; "
+         "the inner where only avoids a division by zero whose result the outer where discards")
+_OUTSIDE = ("a candidate at or below the node's lowest point leaves no point on its left, one above its highest "
+            "leaves none on its right, and the valid mask rejects both, so this filter changes nothing")
+_LAST_SLAB = ("the highest point is >= every candidate, so slab K is never empty and bincount already has K + 1 "
+              "entries; [:K] drops any extra one")
+_TIE_TOL = ("only the width of the tolerance for equal scores (1e-12 relative): differs only for two candidate "
+            "scores between 1e-12 and 2e-12 apart")
+_PLACEHOLDER = ("placeholder for a node that is not split (yet): leaves are recognised by a negative left child "
+                "and their axis, cut and right child are never read; a split overwrites all four")
+_DTYPE_SAME = "numpy already gives this dtype without it (int64 from Python ints, float64 from floats): the same array"
+_EMPTY_SIDE = ("only the histogram box of a child without points (possible on a sampled node): that child's score "
+               "is forced to 0 and its block of bins stays empty")
+_COUNT_BRANCH = "chooses between two exact ways of counting the histogram (dense bincount or np.unique): the same counts"
+_HALO_FACE = ("a tie at the closed halo boundary: a point could be missed only if it lies exactly on a halo box's "
+              "lower face and on its own leaf's upper face. Points are left of a cut strictly (x < cut), so that "
+              "face must be the root box's upper boundary, and a halo can start there only for a leaf of zero width "
+              "at the top (two points at adjacent floats) next to another leaf with points on that boundary; "
+              "harmless for an overlap region, and not built by any test")
+EXPLAINED.update({
+    **{_K + f"x__bin_index__mutmut_{i}": _FLAT for i in (10, 19, 21, 22)},
+    **{_K + f"x__split_scores__mutmut_{i}": _FLAT for i in (131, 140, 142, 143)},
+    _K + "x__choose_split__mutmut_19": ("arange from 0 adds a candidate at the node's lowest point, which the next "
+                                        "line filters out (cuts > tlo)"),
+    **{_K + f"x__choose_split__mutmut_{i}": _OUTSIDE for i in (27, 28)},
+    **{_K + f"x__choose_split__mutmut_{i}": _LAST_SLAB for i in (45, 46, 47)},
+    _K + "x__choose_split__mutmut_70": "a node of exactly sample_size points: the 'sample' is all of them, sorted",
+    _K + "x__choose_split__mutmut_74": "numpy's choice treats replace=None as false: the same sample",
+    **{_K + f"x__choose_split__mutmut_{i}": (
+        "a random sample drawn with replacement (a few repeats) instead of without, of the same size and seed; it "
+        "only chooses which points score the candidate cuts of nodes over sample_size points, an estimate either way")
+       for i in (77, 78)},
+    **{_K + f"x__choose_split__mutmut_{i}": _TIE_TOL for i in (93, 95, 101)},
+    _K + "x__choose_split__mutmut_117": ("differs only when the middle of the gap rounds to b, and then the fallback "
+                                         "sets cut = b anyway"),
+    _K + "x__halo_members__mutmut_6": ("`touches` is only a pre-filter: every point of a touched box is tested "
+                                       "against the closed halo box, so testing more boxes adds no point"),
+    _K + "x__halo_members__mutmut_11": _HALO_FACE,
+    _K + "x_as_points__mutmut_24": "adds the letter X to the accepted dtype kinds; no numpy dtype has kind 'X'",
+    _K + "x__split_scores__mutmut_31": "numpy reads the sort kind case-insensitively: the same stable sort",
+    _K + "x__kl_from_counts__mutmut_2": "astype(None) is astype(float64)",
+    **{_K + f"x__noise_floor__mutmut_{i}": "np.asarray of integer counts minus 1.0 is float64 anyway" for i in (8, 10)},
+    _K + "x__noise_floor__mutmut_25": ("q only matters when k > 0, i.e. at least two occupied bins and so n >= 2, "
+                                       "where max(n, 1) = max(n, 2)"),
+    **{_K + f"x__split_scores__mutmut_{i}": ("dtype of the slab indices only (int16 or int64): the same order and "
+                                             "counts for fewer than 32,000 cuts") for i in (14, 15, 16, 17)},
+    **{_K + f"x__split_scores__mutmut_{i}": ("only the order of the points inside one slab changes (a non-stable "
+                                             "sort); per-slab minima, maxima and histogram counts do not depend on it")
+       for i in (27, 29)},
+    **{_K + f"x__split_scores__mutmut_{i}": _EMPTY_SIDE for i in (85, 87, 93, 94, 100)},
+    **{_K + f"x__split_scores__mutmut_{i}": _DTYPE_SAME for i in (111, 114, 245, 276)},
+    _K + "x__split_scores__mutmut_158": ("one more trailing column of ones: the strides of the d axes are the same "
+                                         "and the extra column is never read"),
+    **{_K + f"x__split_scores__mutmut_{i}": "slice(None, s) and slice(s) are slice(0, s)" for i in (190, 192)},
+    **{_K + f"x__split_scores__mutmut_{i}": _COUNT_BRANCH for i in range(226, 235)},
+    **{_K + f"x__split_scores__mutmut_{i}": "minlength only pads the histogram with zeros, which flatnonzero drops"
+       for i in (239, 240, 241)},
+    **{_K + f"x__split_scores__mutmut_{i}": ("only for a child of 0 or 1 points, whose n log n term is 0 either way "
+                                             "and whose score is forced to 0 (0 points) or is 0 (1 point: one bin)")
+       for i in (289, 290, 291, 307, 308)},
+    **{_K + f"x_default_bins__mutmut_{i}": "np.maximum with 0.0 promotes integer counts to float64 anyway"
+       for i in (11, 13)},
+    _K + "x_default_bins__mutmut_23": "n = 0 and n = 1 both give floor((n / 8) ** (1 / d)) = 0, clipped to 1",
+    _K + "x_kdtree_decompose__mutmut_5": ("differs only for a node of exactly 32,769 points, whose sample then leaves "
+                                          "out one point"),
+    _K + "x_kdtree_decompose__mutmut_6": ("the default seed only picks which random sample scores the cuts of nodes "
+                                          "over sample_size points; results stay reproducible for any fixed seed"),
+    **{_K + f"x_kdtree_decompose__mutmut_{i}": _PLACEHOLDER
+       for i in (105, 106, 108, 109, 110, 272, 273, 274, 277, 279, 280)},
+    **{_K + f"x_kdtree_decompose__mutmut_{i}": ("the heap's tie-breaking counter only needs to grow in push order; "
+                                                "any start, step or (with a constant) the node index, which grows in "
+                                                "the same order, gives the same order") for i in (167, 211, 213)},
+    **{_K + f"x_kdtree_decompose__mutmut_{i}": "placeholder overwritten on the next line (kl_of[i] = value)"
+       for i in (171, 172)},
+    _K + "x_kdtree_decompose__mutmut_287": "the point list of a split node is never read again; None or '' only frees it",
+    **{_K + f"x_kdtree_decompose__mutmut_{i}": _DTYPE_SAME for i in (296, 299, 382, 384, 388, 390, 394, 396, 400, 402)},
+    _K + "x_kdtree_decompose__mutmut_301": "leaves are found by leaf >= 0; -1 and -2 both mark inner nodes",
+    **{_K + f"x_kdtree_decompose__mutmut_{i}": ("node 0 is the root and never a child, so a left child index is "
+                                                "either -1 (a leaf) or >= 1") for i in (306, 307)},
+    **{_K + f"x_kdtree_decompose__mutmut_{i}": ("stacklevel only chooses which caller line the warning names; the "
+                                                "message and category are the same (and mutmut's trampoline adds a "
+                                                "frame, so a test cannot pin it under mutmut)") for i in (376, 377)},
+    _K + "x_kl_to_uniform__mutmut_19": "an integer box gives the same bins and counts after numpy's promotion",
+    _K + "x_kl_to_uniform__mutmut_21": "an integer box gives the same bins and counts after numpy's promotion",
+    _K + "xǁDecompositionǁcounts__mutmut_4": ("every subdomain owns at least one point (a valid cut leaves >= 1 on "
+                                              "each side), so bincount already has num_subdomains entries"),
+    **{_K + f"xǁDecompositionǁmember_counts__mutmut_{i}": _DTYPE_SAME for i in (2, 4)},
+})
+
 
 def _diff(work: Path, env: Dict[str, str], name: str) -> List[str]:
     """The changed lines (``-`` original, ``+`` mutant) of one mutant.
@@ -165,20 +268,21 @@ def _diff(work: Path, env: Dict[str, str], name: str) -> List[str]:
     function ``<name>__mutmut_<n>`` beside the original ``<name>__mutmut_orig``): much
     faster than ``mutmut show``, which starts a Python per mutant.
     """
-    import ast
     import difflib
 
     module, _, func = name.rpartition(".")
     path = work / "mutants" / (module.replace(".", "/") + ".py")
     if not path.exists():
         return []
-    text, functions = _parsed(str(path))
+    source_lines, functions = _parsed(str(path))
     wanted = {func, func.rsplit("__mutmut_", 1)[0] + "__mutmut_orig"}
     found = {k: functions[k] for k in wanted if k in functions}
     if len(found) != 2:
         return []
     orig = found[func.rsplit("__mutmut_", 1)[0] + "__mutmut_orig"]
-    lines = lambda n: (ast.get_source_segment(text, n) or "").splitlines()  # noqa: E731
+    # the lines of a function from its line numbers (ast.get_source_segment re-splits the whole
+    # module on every call: seconds per call on a module of a thousand mutants)
+    lines = lambda n: source_lines[n.lineno - 1 : n.end_lineno]  # noqa: E731
     a, b = lines(orig), lines(found[func])
     base = func.rsplit("__mutmut_", 1)[0]
     head_a, head_b = a[0].replace(base + "__mutmut_orig", base), b[0].replace(func, base)
@@ -188,12 +292,16 @@ def _diff(work: Path, env: Dict[str, str], name: str) -> List[str]:
 
 @functools.lru_cache(maxsize=8)
 def _parsed(path: str):
-    """A mutated module's text and its functions by name (parsed once per module)."""
+    """A mutated module's lines and its top-level functions and methods by name (parsed once per module)."""
     import ast
 
     text = Path(path).read_text()
-    functions = {n.name: n for n in ast.walk(ast.parse(text)) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
-    return text, functions
+    functions = {}
+    for node in ast.parse(text).body:  # mutmut's copies are module-level functions or class methods
+        for n in [node] + (node.body if isinstance(node, ast.ClassDef) else []):
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                functions[n.name] = n
+    return text.splitlines(), functions
 
 
 def _code_tokens(line: str) -> List[str]:
@@ -325,7 +433,7 @@ def run_target(name: str, modules: List[str], tests: List[str], jobs: int, keep:
     return row
 
 
-def recheck_survivors(row: Dict, time_limit: float | None, resume: bool = False) -> Dict:
+def recheck_survivors(row: Dict, time_limit: float | None, resume: bool = False, jobs: int = 2) -> Dict:
     """Run a finished target's survivors again, in its scratch folder, against the checkout's current tests.
 
     The module under test is unchanged (the mutant names are those of the first run), so the
@@ -349,7 +457,7 @@ def recheck_survivors(row: Dict, time_limit: float | None, resume: bool = False)
     start = time.perf_counter()
     for selected in runs:
         left = None if time_limit is None else max(1.0, time_limit - (time.perf_counter() - start))
-        proc = subprocess.Popen([sys.executable, "-m", "mutmut", "run", "--max-children", "2", *selected], cwd=work,
+        proc = subprocess.Popen([sys.executable, "-m", "mutmut", "run", "--max-children", str(jobs), *selected], cwd=work,
                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         try:
             proc.wait(timeout=left)
@@ -437,8 +545,10 @@ def _write(rows: List[Dict]) -> None:
             f"| {r['mutants']} | {r['killed']} | {r['survived']} | {r['explained']} | {r['timeout']} | {r['seconds']:.0f} "
             f"| {r.get('ran_at', 'before run times were recorded')} |"
         )
+    seconds = sum(r["seconds"] for r in rows)
     lines.append(
-        f"| **all** | | | {total['mutants']} | {total['killed']} | {total['survived']} | {total['explained']} | {total['timeout']} | | |"
+        f"| **all** | | | {total['mutants']} | {total['killed']} | {total['survived']} | {total['explained']} "
+        f"| {total['timeout']} | {seconds:.0f} | |"
     )
     lines += ["", f"Measured {payload['machine']['date']} with {payload['tool']}, Python {payload['machine']['python']}, "
               f"{payload['machine']['cpu_count']} CPU cores.", "", "### Survivors", "",
@@ -477,7 +587,7 @@ def main(argv: List[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.recheck_survivors:
         previous = json.loads((RESULTS / "mutation.json").read_text())["rows"]
-        rows = [recheck_survivors(r, args.time_limit, args.resume) for r in previous
+        rows = [recheck_survivors(r, args.time_limit, args.resume, args.jobs) for r in previous
                 if args.only and r["target"] in args.only and Path(r.get("scratch", "")).is_dir()]
         for r in rows:
             print(f"{r['target']}: {r['survived']} survivors left ({r['explained']} explained)", flush=True)

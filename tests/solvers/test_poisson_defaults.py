@@ -55,3 +55,19 @@ def test_poisson_fem_defaults_and_the_rest_of_the_boundary_as_neumann(square_mes
     # "rest": every facet not in the Dirichlet part; du/dn of u = x is the x component of the outward normal
     u = poisson_fem(square_mesh, dirichlet=left, neumann="rest", flux=lambda X, n: n[0]).nodal()
     np.testing.assert_allclose(u, x, atol=1e-10)
+
+
+def test_a_named_neumann_group_gets_the_flux_and_nothing_else():
+    # 3 x 3 nodes on the unit square, 8 triangles; the group "right" is the two edges on x = 1.
+    # With u = 0 on the left and flux 1 on "right" only, top and bottom keep du/dn = 0: u = x.
+    # (Were "right" read as "every non-Dirichlet facet", top and bottom would get the flux too.)
+    from graphops.mesh import Mesh, PhysicalGroup
+
+    grid = np.array([[x, y] for y in (0.0, 0.5, 1.0) for x in (0.0, 0.5, 1.0)])
+    quads = [(0, 1, 4, 3), (1, 2, 5, 4), (3, 4, 7, 6), (4, 5, 8, 7)]
+    triangles = np.array([t for a, b, c, d in quads for t in ((a, b, c), (a, c, d))])
+    right_edges = np.array([[2, 5], [5, 8]])
+    mesh = Mesh(grid, cells={"triangle": triangles, "line": right_edges},
+                groups={"right": PhysicalGroup("right", 1, cells={"line": right_edges})})
+    u = poisson_fem(mesh, dirichlet=left, neumann="right", flux=1.0).nodal()
+    np.testing.assert_allclose(u, grid[:, 0], atol=1e-12)
