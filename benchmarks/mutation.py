@@ -152,8 +152,8 @@ EXPLAINED.update({
     **{_E + f"x_nodal_von_mises__mutmut_{i}": _SOLVER for i in (32, 33, 36, 37, 42)},
     **{_E + f"x_nodal_von_mises__mutmut_{i}": _QUAD_ORDER for i in (7, 10, 12, 13)},
     **{_E + f"x_nodal_von_mises__mutmut_{i}": _SAME_POINTS for i in (16, 18, 21, 24)},
-    **{_E + f"x_nodal_von_mises__mutmut_{i}": ("every vertex of the scikit-fem mesh belongs to a cell (fem_mesh drops "
-                                               "unused points), so bincount already has length nvertices")
+    **{_E + f"x_nodal_von_mises__mutmut_{i}": ("every vertex of the scikit-fem mesh belongs to a cell (fem_mesh refuses nodes "
+                                               "outside every cell), so bincount already has length nvertices")
        for i in (61, 77)},
     _E + "x_von_mises_at_quadrature__mutmut_19": "the strain tensor is d x d: shape[0] == shape[1]",
     **{_E + f"x_von_mises_at_quadrature__mutmut_{i}": "np.trace's default axes are axis1=0, axis2=1" for i in (25, 26)},

@@ -112,6 +112,23 @@ def extruded_cube(n: int = 4, hexahedra: bool = True):
     return _generate(build, 3)
 
 
+@pytest.fixture
+def one_torch_thread():
+    """One torch thread during the test, whatever the code under test sets; the previous count restored after."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def cutout_mesh():
+    """A coarse BENO-protocol domain: seed 5, mesh size 0.1, two corner cut-outs."""
+    from graphops.geometry import cutout_square
+
+    return cutout_square(5, 0.1, 2)
+
+
 @pytest.fixture(scope="session")
 def square_mesh():
     return unit_square(0.1)

@@ -8,24 +8,18 @@ import torch
 from graphops.boundary import boundary_nodes
 from graphops.data.dataset import sample_graph
 from graphops.errors import ConfigError, DataError
-from graphops.geometry import cutout_square
 from graphops.inference import InferenceSession, stack_graph
 from graphops.models import build_model
 from graphops.train.checkpoint import save_checkpoint
 from graphops.train.normalize import FieldNormalizer
 
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
 @pytest.fixture(scope="module")
-def mesh():
-    return cutout_square(5, 0.1, 2)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def mesh(cutout_mesh):
+    return cutout_mesh
 
 
 def queries(mesh, count, seed=0):

@@ -10,7 +10,6 @@ import torch
 from graphops.data.dataset import sample_graph
 from graphops.data.frame import training_frame
 from graphops.errors import ConfigError, GraphopsError
-from graphops.geometry import cutout_square
 from graphops.mesh import Mesh
 from graphops.models import build_model
 from graphops.predict import Prediction, predict, query_inputs, query_path
@@ -21,17 +20,12 @@ SOURCES = ["sin(pi*x)", "0", "3*x*y", "40*cos(2*y)", "1"]  # the 4th is large: d
 BOUNDARIES = ["x*y", "1 + x", "0.5", "y**2", "x - y"]
 
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
 @pytest.fixture(scope="module")
-def mesh():
-    return cutout_square(5, 0.1, 2)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def mesh(cutout_mesh):
+    return cutout_mesh
 
 
 def checkpoint(path, mesh, problem: str, config: dict):
