@@ -28,12 +28,13 @@ demo: venv
 bench: venv
 	$(PY) benchmarks/graph_build.py
 
-# Mutation check of the numerics modules (mutmut, in scratch copies; minutes, not part of `make test`):
-# writes benchmarks/results/mutation.json and the table in docs/benchmarks/mutation.md.
-# Mutation check of the numerics modules (slow; not part of `make test`).
+# Mutation check of the numerics modules (mutmut, in scratch copies; about an hour on 2 cores, not part of
+# `make test`): writes benchmarks/results/mutation.json and the table in docs/benchmarks/mutation.md.
+# One target: make mutate MUTATE_ARGS="--only poisson".
+MUTATE_ARGS ?=
 mutate: venv
 	$(PIP) install -q -e '.[mutate]'
-	$(PY) benchmarks/mutation.py
+	$(PY) benchmarks/mutation.py $(MUTATE_ARGS)
 
 # The documentation site: installs the `docs` extra once (stamp), builds site/ with
 # warnings as errors. Figures: $(PY) docs/make_figures.py; CLI page: $(PY) docs/gen_cli.py.
