@@ -112,6 +112,34 @@ def extruded_cube(n: int = 4, hexahedra: bool = True):
     return _generate(build, 3)
 
 
+@pytest.fixture(scope="session")
+def train_tiny_beno(tmp_path_factory):
+    """Factory: ``make(name, n, seed, batch_size) -> (dataset root, checkpoint)``.
+
+    Generates ``n`` tiny 4-cut-out ``poisson-dirichlet`` samples (``seed``) and
+    trains a BENO of width 8 and one layer on them for one epoch, in a fresh
+    folder named ``name``: a real checkpoint for the predict, evaluate and
+    kill tests in seconds.
+    """
+    from graphops.data import generate_dataset
+    from graphops.train import train
+
+    def make(name: str, n: int, seed: int, batch_size: int):
+        torch.set_num_threads(1)
+        root = tmp_path_factory.mktemp(name)
+        data = generate_dataset("poisson-dirichlet", n, root / "data", tiny=True, seed=seed, cutouts=[4],
+                                progress=False)
+        config = {
+            "data": {"root": str(data), "val_fraction": 0.0, "test_fraction": 0.0},
+            "model": {"name": "beno", "hidden": 8, "layers": 1},
+            "train": {"epochs": 1, "batch_size": batch_size, "device": "cpu"},
+            "out": str(root / "run"),
+        }
+        return data, train(config, progress=False)
+
+    return make
+
+
 @pytest.fixture
 def one_torch_thread():
     """One torch thread during the test, whatever the code under test sets; the previous count restored after."""

@@ -15,20 +15,8 @@ SHIPPED_MESHES = Path(__file__).resolve().parents[1] / "meshes"
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    from graphops.data import generate_dataset
-    from graphops.train import train
-
-    torch.set_num_threads(1)
-    root = tmp_path_factory.mktemp("predict")
-    data = generate_dataset("poisson-dirichlet", 6, root / "data", tiny=True, seed=3, cutouts=[4], progress=False)
-    config = {
-        "data": {"root": str(data), "val_fraction": 0.0, "test_fraction": 0.0},
-        "model": {"name": "beno", "hidden": 8, "layers": 1},
-        "train": {"epochs": 1, "batch_size": 3, "device": "cpu"},
-        "out": str(root / "run"),
-    }
-    return train(config, progress=False)
+def checkpoint(train_tiny_beno):
+    return train_tiny_beno("predict", n=6, seed=3, batch_size=3)[1]
 
 
 def test_predict_writes_vtu_png_and_compares(checkpoint, tmp_path):

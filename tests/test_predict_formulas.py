@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from graphops.cli import main
 
@@ -16,20 +15,8 @@ MESH = ROOT / "meshes" / "t1.geo"
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    from graphops.data import generate_dataset
-    from graphops.train import train
-
-    torch.set_num_threads(1)
-    root = tmp_path_factory.mktemp("formulas")
-    data = generate_dataset("poisson-dirichlet", 4, root / "data", tiny=True, seed=3, cutouts=[4], progress=False)
-    config = {
-        "data": {"root": str(data), "val_fraction": 0.0, "test_fraction": 0.0},
-        "model": {"name": "beno", "hidden": 8, "layers": 1},
-        "train": {"epochs": 1, "batch_size": 2, "device": "cpu"},
-        "out": str(root / "run"),
-    }
-    return train(config, progress=False)
+def checkpoint(train_tiny_beno):
+    return train_tiny_beno("formulas", n=4, seed=3, batch_size=2)[1]
 
 
 @pytest.mark.parametrize(

@@ -12,21 +12,9 @@ from graphops.predict import predict
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(train_tiny_beno):
     """A tiny BENO trained on 6 poisson-dirichlet samples; (dataset root, checkpoint)."""
-    from graphops.data import generate_dataset
-    from graphops.train import train
-
-    torch.set_num_threads(1)
-    root = tmp_path_factory.mktemp("frame")
-    data = generate_dataset("poisson-dirichlet", 6, root / "data", tiny=True, seed=5, cutouts=[4], progress=False)
-    config = {
-        "data": {"root": str(data), "val_fraction": 0.0, "test_fraction": 0.0},
-        "model": {"name": "beno", "hidden": 8, "layers": 1},
-        "train": {"epochs": 1, "batch_size": 3, "device": "cpu"},
-        "out": str(root / "run"),
-    }
-    return data, train(config, progress=False)
+    return train_tiny_beno("frame", n=6, seed=5, batch_size=3)
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from graphops.cli import main
 from graphops.gmsh_model import gmsh_session
@@ -11,20 +10,8 @@ from graphops.io import read_mesh, write_mesh
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    from graphops.data import generate_dataset
-    from graphops.train import train
-
-    torch.set_num_threads(1)
-    root = tmp_path_factory.mktemp("predict_kinds")
-    data = generate_dataset("poisson-dirichlet", 3, root / "data", tiny=True, seed=5, cutouts=[4], progress=False)
-    config = {
-        "data": {"root": str(data), "val_fraction": 0.0, "test_fraction": 0.0},
-        "model": {"name": "beno", "hidden": 8, "layers": 1},
-        "train": {"epochs": 1, "batch_size": 3, "device": "cpu"},
-        "out": str(root / "run"),
-    }
-    return train(config, progress=False)
+def checkpoint(train_tiny_beno):
+    return train_tiny_beno("predict_kinds", n=3, seed=5, batch_size=3)[1]
 
 
 def test_compare_fem_on_a_quadrilateral_mesh(checkpoint, tmp_path, quad_mesh, capsys):

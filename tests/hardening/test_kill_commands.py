@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from hardening_helpers import STATS
 
@@ -26,21 +25,10 @@ T1 = ROOT / "meshes" / "t1.geo"
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A tiny dataset and a BENO checkpoint trained on it for one epoch."""
-    from graphops.data import generate_dataset
-    from graphops.train import train
-
-    torch.set_num_threads(1)
-    root = tmp_path_factory.mktemp("kill-commands")
-    data = generate_dataset("poisson-dirichlet", 4, root / "data", tiny=True, seed=3, cutouts=[4], progress=False)
-    config = {
-        "data": {"root": str(data), "val_fraction": 0.0, "test_fraction": 0.0},
-        "model": {"name": "beno", "hidden": 8, "layers": 1},
-        "train": {"epochs": 1, "batch_size": 2, "device": "cpu"},
-        "out": str(root / "run"),
-    }
-    return train(config, progress=False), data
+def trained(train_tiny_beno):
+    """A tiny dataset and a BENO checkpoint trained on it for one epoch: (checkpoint, dataset root)."""
+    data, checkpoint = train_tiny_beno("kill-commands", n=4, seed=3, batch_size=2)
+    return checkpoint, data
 
 
 def _files(folder: Path) -> dict:
