@@ -169,7 +169,29 @@ def cross_context(data, padding: Tensor, token_pos: Tensor, distance: bool) -> C
     return CrossContext(batch, num_graphs, node_mask, attend[:, None, None, :], empty, log_distance)
 
 
-class BoundaryCrossAttention(nn.Module):
+class _BoundaryAttentionWeights(nn.Module):
+    """The learned parts shared by both boundary attentions.
+
+    A LayerNorm on the node latents, query, key, value and output projections
+    ``hidden -> hidden``, and the per-head slope ``s_h`` of the log-distance
+    bias (initialised between 1 and 3; 2 for one head), or None without the
+    bias. Created in this order, so both attentions start from the same
+    weights for the same seed and keep the same state-dict keys.
+    """
+
+    def __init__(self, hidden: int, heads: int, distance_bias: bool = True) -> None:
+        super().__init__()
+        self.heads = heads
+        self.norm = nn.LayerNorm(hidden)
+        self.query = nn.Linear(hidden, hidden)
+        self.key = nn.Linear(hidden, hidden)
+        self.value = nn.Linear(hidden, hidden)
+        self.out = nn.Linear(hidden, hidden)
+        init = torch.linspace(1.0, 3.0, heads) if heads > 1 else torch.full((1,), 2.0)
+        self.slope = nn.Parameter(init) if distance_bias else None
+
+
+class BoundaryCrossAttention(_BoundaryAttentionWeights):
     """Each node attends to the encoded boundary tokens of its own graph.
 
     Multi-head attention with queries from the node latents and keys and
@@ -193,17 +215,6 @@ class BoundaryCrossAttention(nn.Module):
     #: Attention logits computed at once (B * heads * rows * T); larger graphs
     #: are processed in row chunks.
     CHUNK_ELEMENTS = 1 << 22
-
-    def __init__(self, hidden: int, heads: int, distance_bias: bool = True) -> None:
-        super().__init__()
-        self.heads = heads
-        self.norm = nn.LayerNorm(hidden)
-        self.query = nn.Linear(hidden, hidden)
-        self.key = nn.Linear(hidden, hidden)
-        self.value = nn.Linear(hidden, hidden)
-        self.out = nn.Linear(hidden, hidden)
-        init = torch.linspace(1.0, 3.0, heads) if heads > 1 else torch.full((1,), 2.0)
-        self.slope = nn.Parameter(init) if distance_bias else None
 
     def forward(self, h: Tensor, z: Tensor, ctx: CrossContext) -> Tensor:
         """Per-node boundary summary.
@@ -382,7 +393,7 @@ def local_context(data, max_tokens: int, neighbours: int) -> LocalContext:
                         torch.as_tensor(valid, device=device), log_distance)
 
 
-class LocalBoundaryAttention(nn.Module):
+class LocalBoundaryAttention(_BoundaryAttentionWeights):
     """Each node attends to its ``k`` nearest encoded boundary tokens.
 
     The attention of :class:`BoundaryCrossAttention` (content term plus the
@@ -402,14 +413,7 @@ class LocalBoundaryAttention(nn.Module):
     CHUNK_ELEMENTS = 1 << 23
 
     def __init__(self, hidden: int, heads: int) -> None:
-        super().__init__()
-        self.heads = heads
-        self.norm = nn.LayerNorm(hidden)
-        self.query = nn.Linear(hidden, hidden)
-        self.key = nn.Linear(hidden, hidden)
-        self.value = nn.Linear(hidden, hidden)
-        self.out = nn.Linear(hidden, hidden)
-        self.slope = nn.Parameter(torch.linspace(1.0, 3.0, heads) if heads > 1 else torch.full((1,), 2.0))
+        super().__init__(hidden, heads, distance_bias=True)
 
     def forward(self, h: Tensor, z: Tensor, ctx: LocalContext) -> Tensor:
         """Per-node boundary summary.
