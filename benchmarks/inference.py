@@ -183,11 +183,12 @@ def find_checkpoint(problem: str) -> Optional[Path]:
 
 def _attention(checkpoint: str) -> str:
     """How a BENO checkpoint's nodes attend to the boundary, in words (for the report)."""
-    import torch
+    from graphops.errors import CheckpointError
+    from graphops.train.checkpoint import load_checkpoint
 
     try:
-        config = torch.load(checkpoint, map_location="cpu", weights_only=True).get("model_config") or {}
-    except (OSError, RuntimeError, AttributeError):
+        config = load_checkpoint(checkpoint).get("model_config") or {}
+    except CheckpointError:  # the untrained model's label is not a file
         return "an untrained model"
     attention = config.get("boundary_attention", "cross")
     return {"cross": "attention to all boundary tokens, the default", "local": "local boundary attention, an option",

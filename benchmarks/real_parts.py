@@ -156,10 +156,10 @@ def _describe(ckpt: Path) -> str:
         return f"no checkpoint at `{shown}` (refused)"
     import inspect
 
-    import torch
     from graphops.models.beno import BENO
+    from graphops.train.checkpoint import load_checkpoint
 
-    meta = torch.load(ckpt, map_location="cpu", weights_only=False)
+    meta = load_checkpoint(ckpt)
     config = meta["model_config"]
     defaults = {k: v.default for k, v in inspect.signature(BENO.__init__).parameters.items() if k != "self"}
     differ = {k: v for k, v in config.items() if k in defaults and k != "dim" and defaults[k] != v}
@@ -231,12 +231,13 @@ def main() -> None:
     rows = [fresh.get(p["name"], kept.get(p["name"])) for p in all_parts]
     rows = [r for r in rows if r is not None]
     ok = all(r.get("flagged") or r.get("verdict") == "covered, agree" for r in rows)
+    described = {dim: _describe(c) for dim, c in checkpoints.items()}  # evaluates each model once
     title = ("Smoke run: " if args.quick else "") + "Real parts at native coordinates"
     intro = (
         "BENO predicts on meshes from public projects at their own coordinates and units (`native`: rescaled into "
         "the training frame, the default), on the same meshes moved into the unit box by hand (`by hand`, "
         "`--no-rescale`) and at native coordinates without rescaling (`no rescale`: the library before the training "
-        "frame). 2D parts: " + _describe(checkpoints[2]) + ". 3D solid parts: " + _describe(checkpoints[3]) + ". "
+        "frame). 2D parts: " + described[2] + ". 3D solid parts: " + described[3] + ". "
         "Relative L2 against the FEM solution of the same inputs. *covered*: the out-of-distribution report has no "
         f"warning; `ood` lists what it flagged. Goal: native and by hand within {AGREE}x on every covered part, every "
         f"other part flagged: **{'met' if ok else 'NOT met'}**. Sources: `benchmarks/real_parts_sources.json`; "
@@ -279,7 +280,7 @@ def main() -> None:
     columns = ["part", "kind", "model", "nodes", "cells", "extent", "scale", "native", "by_hand", "ratio", "no_rescale",
                "covered", "ood", "verdict"]
     write_report("real_parts", title, intro, columns, rows, extra={"goal_met": ok, "checkpoint": str(ckpt), "checkpoint_3d": str(checkpoints[3]),
-                                                             "models": {d: _describe(c) for d, c in checkpoints.items()}})
+                                                             "models": described})
     print(f"goal {'met' if ok else 'NOT met'}")
 
 
