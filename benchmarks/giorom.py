@@ -111,36 +111,48 @@ def part1(args, rows: list, summary: dict) -> None:
                        seed=0, progress=True)
         train_s = time.perf_counter() - started
         model, _, meta = load_model(ckpt)
-        result = evaluate_rollout(model, test)
-        short = evaluate_rollout(model, test, steps=SHORT)
-        t = test[0]
-        pos = t["positions"][: ARCH["history"] + 1]
-        idx = model.select_particles(torch.from_numpy(pos[-1].astype(np.float32))).numpy()
-        step_s = median_step_seconds(model, pos[:, idx], t["material"][idx], t["bounds"], args.repeat)
-        row = {
-            "part": "trained", "model": name,
-            "particles_stepped": result["per_trajectory"][0]["advanced_particles"],
-            "particles": result["per_trajectory"][0]["particles"],
-            "radius": meta["model_config"]["radius"],
-            "train_steps": args.steps, "train_s": train_s,
-            "rollout_steps": result["per_trajectory"][0]["steps"],
-            "rollout_mse": result["mse"], "rollout_mse_stepped": result["mse_sparse"],
-            f"mse_{SHORT}_steps": short["mse"],
-            "ms_per_step": step_s * 1e3,
-            "rollout_ms_per_step": result["seconds_per_step"] * 1e3,
-            "decode_s": result["decode_seconds"] if name == "giorom" else None,
-        }
+        row, result = trained_row(name, model, meta, test, args.steps, train_s, args.repeat)
+        row["decode_s"] = result["decode_seconds"] if name == "giorom" else None
         if name == "giorom":
             row["decoder_rel_l2_true_motion"] = decoder_error(model, test)
         rows.append(row)
         print(row, flush=True)
+    compare_trained(rows, refs, refs_short, summary)
+
+
+def trained_row(name: str, model, meta: dict, test, train_steps: int, train_s: float, repeat: int) -> tuple:
+    """A trained model's row (rollouts over the whole test set and over SHORT steps, step time) and its rollout result."""
+    result = evaluate_rollout(model, test)
+    short = evaluate_rollout(model, test, steps=SHORT)
+    t = test[0]
+    pos = t["positions"][: ARCH["history"] + 1]
+    idx = model.select_particles(torch.from_numpy(pos[-1].astype(np.float32))).numpy()
+    step_s = median_step_seconds(model, pos[:, idx], t["material"][idx], t["bounds"], repeat)
+    row = {
+        "part": "trained", "model": name,
+        "particles_stepped": result["per_trajectory"][0]["advanced_particles"],
+        "particles": result["per_trajectory"][0]["particles"],
+        "radius": meta["model_config"]["radius"],
+        "train_steps": train_steps, "train_s": train_s,
+        "rollout_steps": result["per_trajectory"][0]["steps"],
+        "rollout_mse": result["mse"], "rollout_mse_stepped": result["mse_sparse"],
+        f"mse_{SHORT}_steps": short["mse"],
+        "ms_per_step": step_s * 1e3,
+        "rollout_ms_per_step": result["seconds_per_step"] * 1e3,
+    }
+    return row, result
+
+
+def compare_trained(rows: list, refs: dict, refs_short: dict, summary: dict) -> tuple:
+    """Append the trivial references' rows; summarise the sparse (giorom) over the dense (gns) row; return both."""
     for key, value in refs.items():
         rows.append({"part": "trained", "model": f"reference: {key.replace('_', ' ')}", "rollout_mse": value,
                      f"mse_{SHORT}_steps": refs_short[key]})
-    g, d = rows[-4], rows[-3]
+    g, d = rows[-len(refs) - 2], rows[-len(refs) - 1]
     summary["speedup_per_step"] = d["ms_per_step"] / g["ms_per_step"]
     summary["mse_ratio_sparse_over_dense"] = g["rollout_mse"] / d["rollout_mse"]
     summary["mse_20_ratio_sparse_over_dense"] = g[f"mse_{SHORT}_steps"] / d[f"mse_{SHORT}_steps"]
+    return g, d
 
 
 LONG_DATA = ROOT / "benchmarks" / ".data" / "giorom-long-16x3000x80"
@@ -161,35 +173,12 @@ def part1_from_runs(args, rows: list, summary: dict) -> None:
         out = LONG_RUNS / name
         model, _, meta = load_model(out / "model.pt")
         metrics = json.loads((out / "metrics.json").read_text())
-        result = evaluate_rollout(model, test)
-        short = evaluate_rollout(model, test, steps=SHORT)
-        t = test[0]
-        pos = t["positions"][: ARCH["history"] + 1]
-        idx = model.select_particles(torch.from_numpy(pos[-1].astype(np.float32))).numpy()
-        step_s = median_step_seconds(model, pos[:, idx], t["material"][idx], t["bounds"], args.repeat)
-        row = {
-            "part": "trained", "model": name,
-            "particles_stepped": result["per_trajectory"][0]["advanced_particles"],
-            "particles": result["per_trajectory"][0]["particles"],
-            "radius": meta["model_config"]["radius"],
-            "train_steps": metrics["steps"], "train_s": metrics["train_seconds"],
-            "rollout_steps": result["per_trajectory"][0]["steps"],
-            "rollout_mse": result["mse"], "rollout_mse_stepped": result["mse_sparse"],
-            f"mse_{SHORT}_steps": short["mse"],
-            "rollout_over_best_trivial": result["mse"] / best_all,
-            f"mse_{SHORT}_over_best_trivial": short["mse"] / best_short,
-            "ms_per_step": step_s * 1e3,
-            "rollout_ms_per_step": result["seconds_per_step"] * 1e3,
-        }
+        row, _ = trained_row(name, model, meta, test, metrics["steps"], metrics["train_seconds"], args.repeat)
+        row["rollout_over_best_trivial"] = row["rollout_mse"] / best_all
+        row[f"mse_{SHORT}_over_best_trivial"] = row[f"mse_{SHORT}_steps"] / best_short
         rows.append(row)
         print(row, flush=True)
-    for key, value in refs.items():
-        rows.append({"part": "trained", "model": f"reference: {key.replace('_', ' ')}", "rollout_mse": value,
-                     f"mse_{SHORT}_steps": refs_short[key]})
-    g, d = rows[-4], rows[-3]
-    summary["speedup_per_step"] = d["ms_per_step"] / g["ms_per_step"]
-    summary["mse_ratio_sparse_over_dense"] = g["rollout_mse"] / d["rollout_mse"]
-    summary["mse_20_ratio_sparse_over_dense"] = g[f"mse_{SHORT}_steps"] / d[f"mse_{SHORT}_steps"]
+    g, d = compare_trained(rows, refs, refs_short, summary)
     summary["giorom_rollout_over_best_trivial"] = g["rollout_over_best_trivial"]
     summary["giorom_mse_20_over_best_trivial"] = g[f"mse_{SHORT}_over_best_trivial"]
     summary["goal_giorom_le_half_best_trivial"] = bool(
