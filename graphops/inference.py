@@ -17,6 +17,14 @@ recomputed) and evaluated in chunks of at most ``max_batch_nodes`` nodes, in
 float32 under :func:`torch.inference_mode`, with the model's normaliser
 applied to the inputs and undone on the outputs exactly as in training.
 
+On a mesh much finer than the training meshes, ``coarsen=spacing`` (e.g. the
+training element size, which :func:`graphops.predict` reads from the
+checkpoint with ``resolution="training"``) evaluates the model on a coarse
+graph of the same part at that spacing (:func:`graphops.graph.coarsen.coarsen_graph`)
+and interpolates its prediction to every mesh node: the model then sees the
+element size it was trained on, at a cost set by the part's size in elements of
+that size rather than by the mesh (``docs/benchmarks/inference.md``).
+
 Entry points
 ------------
 :class:`InferenceSession`
@@ -158,11 +166,19 @@ class InferenceSession:
         are evaluated in chunks.
     device : str
         Where the model runs (``"cpu"``, ``"cuda"``); outputs come back as NumPy.
+    coarsen : float, optional
+        Evaluate on a coarse graph of the mesh at this node spacing (in the
+        graph's units) and interpolate to the mesh nodes; ignored when the mesh
+        is not at least 1.5 times finer (see :mod:`graphops.graph.coarsen`).
+        Queries still give (and predictions still have) one value per mesh node.
 
     Attributes
     ----------
     graph : Data
-        The cached mesh graph (float32, on ``device``).
+        The graph the model runs on (float32, on ``device``): the mesh graph,
+        or its coarse graph when coarsened.
+    coarsening : Coarsening or None
+        The coarse graph and the maps between mesh and coarse nodes, when coarsened.
     context : object or None
         The model's cached geometry context (``model.geometry_context(graph)``
         where the model has one, e.g. BENO's local boundary attention).
@@ -190,6 +206,7 @@ class InferenceSession:
         compile: bool = False,
         max_batch_nodes: int = MAX_BATCH_NODES,
         device: str = "cpu",
+        coarsen: Optional[float] = None,
     ) -> None:
         self.meta: Dict[str, Any] = {}
         if isinstance(model, (str, os.PathLike)):
@@ -218,8 +235,17 @@ class InferenceSession:
                 graph = mesh
             else:
                 raise ConfigError(f"InferenceSession needs a Mesh or a graph (Data), got {type(mesh).__name__}")
-            self.graph = self._float32(graph).to(self.device)
-            self.num_nodes = int(self.graph.num_nodes)
+            graph = self._float32(graph)
+            self.num_nodes = int(graph.num_nodes)
+            self.coarsening = None
+            if coarsen is not None:
+                from .graph.coarsen import coarsen_graph
+
+                self.coarsening = coarsen_graph(graph, coarsen)
+                if self.coarsening is not None:
+                    graph = self.coarsening.graph
+            self.graph = graph.to(self.device)
+            self._model_nodes = int(self.graph.num_nodes)
             self.fixed = {"bc_dirichlet": np.zeros(self.num_nodes, dtype=bool)}
             self.fixed.update({k: self._node_array(k, v, where="fixed") for k, v in (fixed or {}).items()})
             make_context = getattr(self.model, "geometry_context", None)  # reads the geometry only
@@ -260,7 +286,7 @@ class InferenceSession:
                 stacked, ctx = self.graph, self.context
             else:
                 stacked = stack_graph(self.graph, copies)
-                ctx = None if self.context is None else self.context.repeat(copies, self.num_nodes)
+                ctx = None if self.context is None else self.context.repeat(copies, self._model_nodes)
             self._stacks = {copies: (stacked, ctx), **{k: v for k, v in self._stacks.items() if k == 1}}
         return self._stacks[copies]
 
@@ -280,6 +306,8 @@ class InferenceSession:
                 else:
                     raise DataError(f"query {i} has no field {name!r}, which other queries give (and the session has "
                                     "no fixed value for it): every query must give the same fields")
+            if self.coarsening is not None:
+                parts = [self.coarsening.restrict(p) for p in parts]
             stacked[name] = np.concatenate(parts) if len(parts) > 1 else parts[0]
         return stacked
 
@@ -296,7 +324,10 @@ class InferenceSession:
         out = out.cpu()
         if self.normalizer is not None:
             out = self.normalizer.inverse_y(out)
-        return out.reshape(copies, self.num_nodes, -1)
+        out = out.reshape(copies, self._model_nodes, -1)
+        if self.coarsening is not None:
+            out = torch.from_numpy(np.moveaxis(self.coarsening.prolong(np.moveaxis(out.numpy(), 0, 1)), 1, 0).copy())
+        return out
 
     def predict(self, queries: Sequence[Mapping[str, ArrayLike]]) -> np.ndarray:
         """Evaluate many queries on the session's mesh.
@@ -326,7 +357,7 @@ class InferenceSession:
         if not queries:
             self.seconds = np.zeros(0)
             return np.zeros((0, self.num_nodes, 0), dtype=np.float32)
-        per_chunk = 1 if self.loop_reason else max(1, self.max_batch_nodes // max(1, self.num_nodes))
+        per_chunk = 1 if self.loop_reason else max(1, self.max_batch_nodes // max(1, self._model_nodes))
         outs: List[np.ndarray] = []
         seconds = np.zeros(len(queries))
         with torch_threads(self.threads), torch.inference_mode():

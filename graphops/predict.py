@@ -43,8 +43,11 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from .errors import CheckpointError, DataError, GraphopsError
+from .errors import CheckpointError, ConfigError, DataError, GraphopsError
 from .mesh import Mesh
+
+#: Where the model runs: on the mesh's own graph, or on a coarse graph at the training element size.
+RESOLUTIONS = ("native", "training")
 
 PathLike = Union[str, "os.PathLike[str]"]
 InputSpec = Union[None, str, float, np.ndarray]
@@ -162,6 +165,7 @@ def predict(
     rescale: bool = True,
     strict: bool = False,
     queries: Optional[Sequence[Mapping[str, InputSpec]]] = None,
+    resolution: str = "native",
 ) -> Union[Prediction, List[Prediction]]:
     """Predict the solution field on ``mesh`` with the model in ``checkpoint``.
 
@@ -219,6 +223,16 @@ def predict(
         ``boundary`` or any of ``problem.prediction_inputs``) to input, on
         top of ``inputs`` and of ``source`` / ``boundary`` when those are
         single values.
+    resolution : {"native", "training"}
+        ``"native"`` (default): the model runs on the mesh's own graph.
+        ``"training"``: on a mesh at least 1.5 times finer than the training
+        meshes (in the training frame), the model runs on a coarse graph of
+        the part at the training element size and its prediction is
+        interpolated to every mesh node (:mod:`graphops.graph.coarsen`):
+        tens to hundreds of times faster on fine meshes, and the model sees
+        the element size it learned on (``docs/benchmarks/inference.md``).
+        Detail finer than the training elements (a small hole, a graded
+        region) is seen at that size only.
 
     Returns
     -------
@@ -241,6 +255,8 @@ def predict(
     from .train.checkpoint import load_model
     from .tasks import decide_task
 
+    if resolution not in RESOLUTIONS:
+        raise ConfigError(f"resolution must be one of {', '.join(RESOLUTIONS)}, got {resolution!r}")
     specs, many = query_inputs(source, boundary, inputs, queries)
     ckpt = Path(checkpoint).expanduser()
     model, normalizer, meta = load_model(ckpt, map_location=device)
@@ -272,8 +288,19 @@ def predict(
             framed.append(_into_frame(fields, frame, frame_map, law, problem.name, rescale, mesh))
 
     graph = sample_graph(frame_map.mesh(mesh), {}, radius=info.get("radius"))
-    session = _session(model, normalizer, graph, device)
+    spacing = None
+    if resolution == "training":
+        spacing = training_element_size(frame)
+        if spacing is None:
+            notes.append("resolution 'training' needs the training element size, which the checkpoint does not record: "
+                         "the model ran on the mesh's own graph")
+    session = _session(model, normalizer, graph, device, spacing)
     framed_predictions, seconds = _run_model(session, [model_fields for model_fields, _, _ in framed])
+    seen = session.coarsening
+    if seen is not None:
+        notes.append(f"evaluated on a coarse graph of {seen.graph.num_nodes} nodes at the training element size "
+                     f"({seen.spacing:.4g} in the training frame; the mesh's is {seen.fine_spacing:.4g}) and "
+                     f"interpolated to the {mesh.num_points} mesh nodes")
 
     loop_notes = []
     if session.loop_reason and len(specs) > 1:
@@ -283,7 +310,8 @@ def predict(
     for i, (fields, (model_fields, amplitude, frame_notes)) in enumerate(zip(fields_list, framed)):
         with _naming_query(i, many):
             result, point_data, outputs = _query_result(problem, mesh, graph, fields, model_fields,
-                                                        framed_predictions[i], amplitude, frame, frame_map, law, strict)
+                                                        framed_predictions[i], amplitude, frame, frame_map, law, strict,
+                                                        seen)
         result.seconds = float(seconds[i])
         result.notes = notes + frame_notes + loop_notes
         results.append(result)
@@ -404,8 +432,12 @@ def _into_frame(fields: Mapping[str, np.ndarray], frame, frame_map, law, problem
 
 
 def _query_result(problem, mesh: Mesh, graph, fields, model_fields, framed_prediction: np.ndarray, amplitude: float,
-                  frame, frame_map, law, strict: bool) -> Tuple[Prediction, Dict[str, np.ndarray], Dict[str, np.ndarray]]:
-    """One query's prediction in the user's units, its OOD report, point data and named outputs (nothing written)."""
+                  frame, frame_map, law, strict: bool,
+                  coarsening=None) -> Tuple[Prediction, Dict[str, np.ndarray], Dict[str, np.ndarray]]:
+    """One query's prediction in the user's units, its OOD report, point data and named outputs (nothing written).
+
+    With a ``coarsening`` the report describes the coarse graph the model saw (and its inputs there).
+    """
     from torch_geometric.data import Data
 
     from .data.dataset import with_fields
@@ -419,6 +451,9 @@ def _query_result(problem, mesh: Mesh, graph, fields, model_fields, framed_predi
 
     report = None
     if frame is not None:
+        if coarsening is not None:
+            graph = coarsening.graph
+            model_fields = {k: coarsening.restrict(v) for k, v in model_fields.items()}
         descriptors = graph_descriptors(with_fields(Data(**dict(graph.items())), model_fields))
         descriptors.update(field_descriptors("output", framed_prediction))
         report = ood_report(frame, descriptors, law.linear_inputs if law is not None else ())
@@ -434,12 +469,21 @@ def _query_result(problem, mesh: Mesh, graph, fields, model_fields, framed_predi
     return result, point_data, outputs
 
 
-def _session(model, normalizer, graph, device: str):
+def training_element_size(frame) -> Optional[float]:
+    """The median element size of the training graphs (training-frame units), or None when the frame lacks it."""
+    sizes = None if frame is None else frame.descriptors.get("element_size")
+    if sizes is None or not len(sizes):
+        return None
+    value = float(np.median(np.asarray(sizes, dtype=float)))
+    return value if np.isfinite(value) and value > 0 else None
+
+
+def _session(model, normalizer, graph, device: str, coarsen: Optional[float] = None):
     """The inference session of one mesh's graph (threads: ``GRAPHOPS_THREADS`` if set, else torch's setting)."""
     from .inference import InferenceSession, default_threads
 
     threads = default_threads() if os.environ.get("GRAPHOPS_THREADS") else torch.get_num_threads()
-    return InferenceSession(model, graph, normalizer=normalizer, threads=threads, device=device)
+    return InferenceSession(model, graph, normalizer=normalizer, threads=threads, device=device, coarsen=coarsen)
 
 
 def _run_model(session, model_fields: Sequence[Mapping[str, np.ndarray]]) -> Tuple[np.ndarray, np.ndarray]:

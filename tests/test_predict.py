@@ -77,3 +77,30 @@ def test_neumann_shift_makes_data_compatible(holes_mesh):
     g = np.full(len(p), 0.5)
     _, shift = solve_poisson(holes_mesh, f=f, dirichlet=None, neumann="all", flux=g, return_shift=True)
     assert neumann_shift(holes_mesh, f, g) == pytest.approx(shift, rel=1e-10)
+
+
+def test_predict_at_training_resolution_runs_on_a_coarse_graph(checkpoint, tmp_path, capsys):
+    from graphops.geometry import cutout_square
+
+    mesh = cutout_square(1, 0.02, 2)
+    native = predict(checkpoint, mesh, source="1", boundary="x", png=False)
+    out = tmp_path / "coarse.vtu"
+    coarse = predict(checkpoint, mesh, source="1", boundary="x", out=out, png=False, resolution="training")
+    notes = [n for n in coarse.notes if "coarse graph" in n]
+    assert len(notes) == 1 and f"to the {mesh.num_points} mesh nodes" in notes[0]
+    assert not any("coarse graph" in n for n in native.notes)
+    assert coarse.prediction.shape == native.prediction.shape == (mesh.num_points,)
+    assert np.isfinite(coarse.prediction).all()
+    np.testing.assert_allclose(read_mesh(out).point_data["prediction"], coarse.prediction, rtol=1e-6)
+    # the report describes the graph the model saw: the fine mesh's element size is outside the training range,
+    # the coarse graph's is not
+    fine_size = native.report.descriptors["element_size"]
+    seen_size = coarse.report.descriptors["element_size"]
+    assert seen_size > 2.5 * fine_size
+    assert not any("element_size" in w for w in coarse.report.warnings)
+    assert any("element_size" in w for w in native.report.warnings)
+    with pytest.raises(ConfigError, match="resolution must be one of native, training"):
+        predict(checkpoint, mesh, source="1", boundary="x", resolution="coarse")
+    code = main(["predict", str(checkpoint), str(SHIPPED_MESHES / "plate_with_hole.geo"), "--boundary", "x",
+                 "-o", str(tmp_path / "cli.vtu"), "--resolution", "training", "--no-png"])
+    assert code == 0

@@ -42,6 +42,10 @@ def register(sub: "argparse._SubParsersAction") -> None:
     p.add_argument("--no-rescale", action="store_true",
                    help="use the mesh's coordinates as they are (default: map the mesh into the training frame and "
                    "transform the inputs and the output by the problem's similarity law)")
+    p.add_argument("--resolution", choices=("native", "training"), default="native",
+                   help="native (default): the model runs on the mesh's own graph; training: on a mesh finer than the "
+                   "training meshes, on a coarse graph of the part at the training element size, interpolated to the "
+                   "mesh nodes (much faster on fine meshes)")
     p.add_argument("--strict", action="store_true",
                    help="fail when the input lies outside the training data (default: warn and write the report)")
     p.set_defaults(func=run)
@@ -145,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
     result = predict(
         args.checkpoint, mesh, out=args.out, compare_fem=args.compare_fem, png=not args.no_png, device=args.device,
         inputs=parse_inputs(args.input), rescale=not args.no_rescale, strict=args.strict,
+        resolution=args.resolution,
         **cli_queries(args.source, args.boundary, args.queries),
     )
     results = result if isinstance(result, list) else [result]

@@ -44,6 +44,7 @@ from typing import NamedTuple, Optional, Tuple
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from ..errors import ConfigError, DataError
 from .features import boundary_tokens, check_channels, check_inputs, graph_index, node_feature_size, node_field, node_features, token_size
@@ -245,14 +246,16 @@ class BoundaryCrossAttention(_BoundaryAttentionWeights):
         k = self.key(z).reshape(b, t, self.heads, dh).transpose(1, 2)  # (B, H, T, dh)
         v = self.value(z).reshape(b, t, self.heads, dh).transpose(1, 2)
         slope = None if self.slope is None else self.slope.reshape(1, -1, 1, 1)
+        blocks = bool(ctx.blocked.any())  # padded tokens (batches of graphs with different T only)
         rows = max(1, self.CHUNK_ELEMENTS // max(1, b * self.heads * t))
         parts = []
         for lo in range(0, m, rows):
-            logits = q[:, :, lo : lo + rows] @ k.transpose(-1, -2)  # (B, H, r, T)
-            if slope is not None:
-                logits = logits - slope * ctx.log_distance[:, None, lo : lo + rows]
-            logits = logits.masked_fill(ctx.blocked, float("-inf"))
-            parts.append(torch.softmax(logits, dim=-1) @ v)  # (B, H, r, dh)
+            # additive logit bias (B, H or 1, r, T): distance term and padding, then one fused attention call
+            bias = None if slope is None else ctx.log_distance[:, None, lo : lo + rows] * -slope
+            if blocks:
+                bias = torch.zeros((), dtype=q.dtype) if bias is None else bias
+                bias = bias.masked_fill(ctx.blocked, float("-inf")).expand(b, -1, min(rows, m - lo), -1)
+            parts.append(F.scaled_dot_product_attention(q[:, :, lo : lo + rows], k, v, attn_mask=bias, scale=1.0))
         out = torch.cat(parts, dim=2).transpose(1, 2).reshape(b, m, width)
         out = self.out(out) * (~ctx.empty).to(out.dtype).reshape(-1, 1, 1)
         return out[ctx.node_mask]

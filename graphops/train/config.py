@@ -195,6 +195,9 @@ SCHEMA: Tuple[Key, ...] = (
     Key("train", "min_delta", "float", 0.0, "an improvement must beat the best by more than this", minimum=0.0),
     Key("train", "grad_clip", "float", None, "max gradient norm; null = no clipping",
         defaults={"particles": 10.0}, minimum=0.0, strict=True, nullable=True),
+    Key("train", "max_seconds", "float", None, "stop (resumably) once the loop has run this many seconds in "
+        "total, counted over resumes; null = no limit (runs of equal training time)", minimum=0.0, strict=True,
+        nullable=True, runtime=True),
     Key("train", "seed", "int", 0, "seed of every random draw", minimum=0),
     Key("train", "device", "device", "auto", "auto, cpu, cuda or cuda:N", defaults={"particles": "cpu"},
         runtime=True),

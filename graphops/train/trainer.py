@@ -410,8 +410,15 @@ class Trainer:
 
         bar = tqdm(total=total, initial=position, desc="train", unit=task.unit,
                    disable=not show, dynamic_ncols=True)
+        budget = cfg.get("max_seconds")
         try:
             while position < total:
+                if budget is not None and self.loop_seconds() >= float(budget):
+                    if ctx.is_main:
+                        logger.info("time budget reached: %.0f s of training loop >= train.max_seconds %s; stopped at "
+                                    "%s %d (run again with a larger budget to continue)", self.loop_seconds(), budget,
+                                    task.unit, position)
+                    break
                 end = task.round_end(position, total, stop_after)
                 t0 = time.perf_counter()
                 lr = float(optimizer.param_groups[0]["lr"])
@@ -492,6 +499,10 @@ class Trainer:
         finally:
             bar.close()
         return self._result()
+
+    def loop_seconds(self) -> float:
+        """Seconds the training loop has run so far, over every resume (the sum of the rounds' ``seconds``)."""
+        return float(sum(row.get("seconds") or 0.0 for row in self.history))
 
     def _check_loss(self, ctx: DistContext, loss: torch.Tensor, unit: int, step: int, batch: Any) -> None:
         """DataError naming the unit, step and samples when the loss is not finite (all ranks stop together)."""

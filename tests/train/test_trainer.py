@@ -71,6 +71,21 @@ def test_same_seed_gives_the_same_weights_and_resume_gives_the_same_run(tmp_path
     assert [r["lr"] for r in a] == [r["lr"] for r in b]
 
 
+def test_time_budget_stops_resumably_and_a_larger_budget_continues(tmp_path, data, straight):
+    out = tmp_path / "budget"
+    config = run_config(out, epochs=4)
+    config["train"]["max_seconds"] = 1e-9  # the first epoch runs, then the budget is spent
+    Trainer(config, *data, progress=False).fit()
+    assert len(_rows(out)) == 1
+    assert not json.loads((out / "metrics.json").read_text())["finished"]
+    Trainer(config, *data, progress=False).fit()  # the same budget again: nothing more
+    assert len(_rows(out)) == 1
+    config["train"]["max_seconds"] = None  # a runtime setting: the same run continues to the end
+    Trainer(config, *data, progress=False).fit()
+    assert [int(r["epoch"]) for r in _rows(out)] == [1, 2, 3, 4]
+    assert state_close(load_checkpoint(out / "last.pt")["model_state"], straight[1]) < 1e-6
+
+
 def test_finished_run_is_not_trained_again(straight, data):
     out = straight[0]
     before = (out / "last.pt").stat().st_mtime_ns
