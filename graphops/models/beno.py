@@ -48,7 +48,7 @@ from torch.nn import functional as F
 
 from ..errors import ConfigError, DataError
 from .features import boundary_tokens, check_channels, check_inputs, graph_index, node_feature_size, node_field, node_features, token_size
-from .layers import AGGREGATIONS, EncodeProcessDecode, check_choice, check_positive
+from .layers import AGGREGATIONS, EncodeProcessDecode, aggregate, check_choice, check_positive
 from .registry import register_model
 
 #: Ways the boundary encoding enters the node updates (see :class:`BENO`).
@@ -561,6 +561,14 @@ class BENO(nn.Module):
         the built-in problems; an imported dataset's manifest gives them).
     boundary_neighbours : int
         With ``boundary_attention="local"``: tokens each node attends to (k).
+    neumann_split : bool
+        On a graph without Dirichlet nodes (a pure Neumann problem, solvable
+        only when ``int f + int g = 0``), give branch 1 the mean-free source
+        ``f - mean(f)`` and branch 2 the mean ``mean(f)`` instead of ``f`` and 0,
+        so that each branch's problem is itself solvable (``-lap u1 = f - mean f``
+        with zero flux; ``-lap u2 = mean f`` with flux ``g``); their sum is the
+        same problem. Graphs with Dirichlet nodes keep the split ``f`` / 0.
+        Off by default (checkpoints trained without it keep their behaviour).
     """
 
     task = "fields"  # what it learns: see graphops.tasks
@@ -582,6 +590,7 @@ class BENO(nn.Module):
         in_channels: int = 1,
         boundary_channels: int = 1,
         boundary_neighbours: int = 16,
+        neumann_split: bool = False,
     ) -> None:
         super().__init__()
         check_choice("beno", "dim", dim, (2, 3))
@@ -602,6 +611,7 @@ class BENO(nn.Module):
         self.cross_distance_bias = bool(cross_distance_bias)
         self.channels = check_channels("beno", in_channels, boundary_channels)
         self.boundary_neighbours = boundary_neighbours
+        self.neumann_split = bool(neumann_split)
         args = (dim, hidden, layers, out_channels, mlp_layers, aggr, boundary_heads, boundary_layers, float(dropout),
                 boundary_attention, bool(cross_distance_bias), in_channels, boundary_channels)
         self.branch1 = BENOBranch(*args)
@@ -628,6 +638,30 @@ class BENO(nn.Module):
         check_inputs(data, self.dim, "beno", ("pos", "boundary_mask"))
         return local_context(data, self.max_boundary_tokens, self.boundary_neighbours)
 
+    def source_split(self, data, f: Tensor) -> Tuple[Tensor, Tensor]:
+        """The sources the two branches see: ``(f, 0)``, or with ``neumann_split`` on pure Neumann graphs
+        ``(f - mean f, mean f)`` (node mean per graph).
+
+        Parameters
+        ----------
+        data : Data or Batch
+        f : Tensor, shape (N, C)
+
+        Returns
+        -------
+        f1, f2 : Tensor, shape (N, C)
+        """
+        zeros = torch.zeros_like(f)
+        if not self.neumann_split:
+            return f, zeros
+        batch, num_graphs = graph_index(data)
+        mean = aggregate(f, batch, num_graphs, "mean")  # (B, C)
+        dirichlet = node_field(data, "bc_dirichlet").reshape(-1) > 0.5
+        has_dirichlet = torch.zeros(num_graphs, dtype=torch.bool, device=f.device).index_fill_(0, batch[dirichlet], True)
+        neumann = (~has_dirichlet)[batch].unsqueeze(1)
+        shift = torch.where(neumann, mean[batch], zeros)
+        return f - shift, shift
+
     def forward_branches(self, data, context: Optional[LocalContext] = None) -> Tuple[Tensor, Tensor]:
         """The two parts of the solution.
 
@@ -648,7 +682,7 @@ class BENO(nn.Module):
         check_inputs(data, self.dim, "beno", channels=self.channels)
         f = node_field(data, "f")
         g = node_field(data, "g")
-        zeros = torch.zeros_like(f)
+        f1, f2 = self.source_split(data, f)
         slots = None
         if self.boundary_attention == "local":
             ctx = self.geometry_context(data) if context is None else context
@@ -662,8 +696,8 @@ class BENO(nn.Module):
             ctx = None
         elif self.boundary_attention == "cross":
             ctx = cross_context(data, padding, tokens2[..., : self.dim], self.cross_distance_bias)
-        u1 = self.branch1(data, f, tokens1, padding, ctx)
-        u2 = self.branch2(data, zeros, tokens2, padding, ctx)
+        u1 = self.branch1(data, f1, tokens1, padding, ctx)
+        u2 = self.branch2(data, f2, tokens2, padding, ctx)
         return u1, u2
 
     def forward(self, data, context: Optional[LocalContext] = None) -> Tensor:

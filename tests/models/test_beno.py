@@ -466,3 +466,32 @@ def test_local_attention_3d_and_round_trip(square, cube, checks):
     out = small(dim=3, boundary_neighbours=4)(cube)
     assert out.shape == (cube.num_nodes, 1) and torch.isfinite(out).all()
     checks.config_round_trip(small(boundary_neighbours=4, max_boundary_tokens=10), square)
+
+
+def test_neumann_split_moves_the_source_mean_to_branch_two_on_pure_neumann_graphs_only(square, square_fine):
+    import numpy as np
+
+    neumann = square_fine.clone()
+    neumann.bc_dirichlet = torch.zeros_like(square_fine.bc_dirichlet)  # no Dirichlet node: a pure Neumann graph
+    assert bool(square.bc_dirichlet.any())  # mixed: keeps f / 0
+    batch = Batch.from_data_list([square, neumann])
+    f = node_field(batch, "f")
+    f1, f2 = small(neumann_split=True).source_split(batch, f)
+    n = square.num_nodes
+    mean = float(np.mean(neumann.f.numpy()))  # by hand: node mean of the Neumann graph's source
+    np.testing.assert_allclose(f1[:n].numpy(), f[:n].numpy(), atol=0)
+    np.testing.assert_allclose(f2[:n].numpy(), 0.0, atol=0)
+    np.testing.assert_allclose(f1[n:, 0].numpy(), neumann.f.numpy() - mean, atol=1e-5)
+    np.testing.assert_allclose(f2[n:, 0].numpy(), mean, atol=1e-6)
+    plain1, plain2 = small().source_split(batch, f)  # the option off: f and 0 everywhere
+    assert torch.equal(plain1, f) and not plain2.any()
+
+
+def test_neumann_split_leaves_dirichlet_graphs_unchanged_and_batches(square, square_fine, checks):
+    with torch.no_grad():
+        on, off = small(neumann_split=True).eval(), small().eval()
+        torch.testing.assert_close(on(square), off(square), atol=0, rtol=0)
+    neumann = square_fine.clone()
+    neumann.bc_dirichlet = torch.zeros_like(square_fine.bc_dirichlet)
+    checks.batching_invariant(small(neumann_split=True), [square, neumann])
+    assert small(neumann_split=True).config["neumann_split"] is True
