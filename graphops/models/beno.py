@@ -465,15 +465,16 @@ class BENOBranch(nn.Module):
     def __init__(
         self, dim: int, hidden: int, layers: int, out_channels: int, mlp_layers: int, aggr: str,
         boundary_heads: int, boundary_layers: int, dropout: float, boundary_attention: str = "cross",
-        distance_bias: bool = True, in_channels: int = 1, boundary_channels: int = 1,
+        distance_bias: bool = True, in_channels: int = 1, boundary_channels: int = 1, node_pool: bool = False,
     ) -> None:
         super().__init__()
         self.boundary = BoundaryEncoder(token_size(dim, boundary_channels), hidden, boundary_heads, boundary_layers,
                                         dropout)
         attends = boundary_attention != "pool"
+        self.node_pool = bool(node_pool)
         self.net = EncodeProcessDecode(
             node_feature_size(dim, False, in_channels), dim + 1, hidden, layers, out_channels,
-            cond_dim=2 * hidden if attends else hidden, aggr=aggr, mlp_layers=mlp_layers,
+            cond_dim=hidden * (1 + int(attends) + int(self.node_pool)), aggr=aggr, mlp_layers=mlp_layers,
         )
         if boundary_attention == "cross":
             self.cross = nn.ModuleList(BoundaryCrossAttention(hidden, boundary_heads, distance_bias) for _ in range(layers))
@@ -500,20 +501,25 @@ class BENOBranch(nn.Module):
         -------
         Tensor, shape (N, out_channels)
         """
-        batch, _ = graph_index(data)
+        batch, num_graphs = graph_index(data)
         z, pooled = self.boundary.encode(tokens, padding)
         cond = pooled[batch]
         x = node_features(data, f)
         edge_attr = data.edge_attr.to(x.dtype)
-        if self.cross is None:
+        if self.cross is None and not self.node_pool:
             return self.net(x, edge_attr, data.edge_index, cond)
-        if ctx is None:
+        if self.cross is not None and ctx is None:
             raise ValueError("a boundary-attention branch needs its context (CrossContext or LocalContext)")
         net = self.net
         h = net.node_encoder(x)
         e = net.edge_encoder(edge_attr)
-        for block, cross in zip(net.processor, self.cross):
-            h, e = block(h, e, data.edge_index, torch.cat([cond, cross(h, z, ctx)], dim=1))
+        for i, block in enumerate(net.processor):
+            parts = [cond]
+            if self.cross is not None:
+                parts.append(self.cross[i](h, z, ctx))
+            if self.node_pool:  # the graph's mean node latent: a global path for what the nodes see (f)
+                parts.append(aggregate(h, batch, num_graphs, "mean")[batch])
+            h, e = block(h, e, data.edge_index, torch.cat(parts, dim=1))
         return net.decoder(h)
 
 
@@ -569,6 +575,11 @@ class BENO(nn.Module):
         with zero flux; ``-lap u2 = mean f`` with flux ``g``); their sum is the
         same problem. Graphs with Dirichlet nodes keep the split ``f`` / 0.
         Off by default (checkpoints trained without it keep their behaviour).
+    node_pool : bool
+        Also feed every node update the mean of the graph's node latents (a
+        global node): the only path by which a node hears the source far
+        away, beyond the message-passing hops (the boundary tokens carry ``g``
+        and the geometry, not ``f``). Off by default.
     """
 
     task = "fields"  # what it learns: see graphops.tasks
@@ -591,6 +602,7 @@ class BENO(nn.Module):
         boundary_channels: int = 1,
         boundary_neighbours: int = 16,
         neumann_split: bool = False,
+        node_pool: bool = False,
     ) -> None:
         super().__init__()
         check_choice("beno", "dim", dim, (2, 3))
@@ -613,7 +625,7 @@ class BENO(nn.Module):
         self.boundary_neighbours = boundary_neighbours
         self.neumann_split = bool(neumann_split)
         args = (dim, hidden, layers, out_channels, mlp_layers, aggr, boundary_heads, boundary_layers, float(dropout),
-                boundary_attention, bool(cross_distance_bias), in_channels, boundary_channels)
+                boundary_attention, bool(cross_distance_bias), in_channels, boundary_channels, bool(node_pool))
         self.branch1 = BENOBranch(*args)
         self.branch2 = BENOBranch(*args)
 

@@ -495,3 +495,22 @@ def test_neumann_split_leaves_dirichlet_graphs_unchanged_and_batches(square, squ
     neumann.bc_dirichlet = torch.zeros_like(square_fine.bc_dirichlet)
     checks.batching_invariant(small(neumann_split=True), [square, neumann])
     assert small(neumann_split=True).config["neumann_split"] is True
+
+
+def test_node_pool_lets_a_far_source_reach_every_node(square, checks):
+    """One message-passing layer: without the pooled node latents a change of f at one node moves u1 only within
+    one hop of it; with them (a global node) it moves u1 everywhere."""
+    ei = square.edge_index
+    node = 0
+    near = set(ei[0][ei[1] == node].tolist()) | set(ei[1][ei[0] == node].tolist()) | {node}
+    far = torch.tensor([i not in near for i in range(square.num_nodes)])
+    moved = square.clone()
+    moved.f = square.f.clone()
+    moved.f[node] += 5.0
+    for pool, reaches in ((False, False), (True, True)):
+        model = small(layers=1, node_pool=pool).eval()
+        with torch.no_grad():
+            change = (model.forward_branches(moved)[0] - model.forward_branches(square)[0]).abs()[far]
+        assert bool((change > 1e-6).all()) if reaches else float(change.max()) == 0.0
+    checks.batching_invariant(small(node_pool=True), [square, square])
+    checks.all_grads(small(node_pool=True), square)
