@@ -72,9 +72,6 @@ MODELS: Dict[str, tuple] = {
     "beno-local": ("BENO, local boundary attention (option: k=16 of <=256 tokens)",
                    {"name": "beno", "boundary_attention": "local"}),
     "beno-pool": ("BENO, pooled boundary only (paper)", {"name": "beno", "boundary_attention": "pool"}),
-    "beno-nsplit": ("BENO, compatible source split on Neumann graphs (option)", {"name": "beno", "neumann_split": True}),
-    "beno-pooled-nodes": ("BENO with a global mean of the node latents in every layer (option)",
-                          {"name": "beno", "node_pool": True}),
     "meshgraphnet": ("MeshGraphNet", {"name": "meshgraphnet"}),
     "gno": ("GNO", {"name": "gno"}),
 }

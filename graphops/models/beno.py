@@ -48,7 +48,7 @@ from torch.nn import functional as F
 
 from ..errors import ConfigError, DataError
 from .features import boundary_tokens, check_channels, check_inputs, graph_index, node_feature_size, node_field, node_features, token_size
-from .layers import AGGREGATIONS, EncodeProcessDecode, aggregate, check_choice, check_positive
+from .layers import AGGREGATIONS, EncodeProcessDecode, check_choice, check_positive
 from .registry import register_model
 
 #: Ways the boundary encoding enters the node updates (see :class:`BENO`).
@@ -465,16 +465,15 @@ class BENOBranch(nn.Module):
     def __init__(
         self, dim: int, hidden: int, layers: int, out_channels: int, mlp_layers: int, aggr: str,
         boundary_heads: int, boundary_layers: int, dropout: float, boundary_attention: str = "cross",
-        distance_bias: bool = True, in_channels: int = 1, boundary_channels: int = 1, node_pool: bool = False,
+        distance_bias: bool = True, in_channels: int = 1, boundary_channels: int = 1,
     ) -> None:
         super().__init__()
         self.boundary = BoundaryEncoder(token_size(dim, boundary_channels), hidden, boundary_heads, boundary_layers,
                                         dropout)
         attends = boundary_attention != "pool"
-        self.node_pool = bool(node_pool)
         self.net = EncodeProcessDecode(
             node_feature_size(dim, False, in_channels), dim + 1, hidden, layers, out_channels,
-            cond_dim=hidden * (1 + int(attends) + int(self.node_pool)), aggr=aggr, mlp_layers=mlp_layers,
+            cond_dim=2 * hidden if attends else hidden, aggr=aggr, mlp_layers=mlp_layers,
         )
         if boundary_attention == "cross":
             self.cross = nn.ModuleList(BoundaryCrossAttention(hidden, boundary_heads, distance_bias) for _ in range(layers))
@@ -501,25 +500,20 @@ class BENOBranch(nn.Module):
         -------
         Tensor, shape (N, out_channels)
         """
-        batch, num_graphs = graph_index(data)
+        batch, _ = graph_index(data)
         z, pooled = self.boundary.encode(tokens, padding)
         cond = pooled[batch]
         x = node_features(data, f)
         edge_attr = data.edge_attr.to(x.dtype)
-        if self.cross is None and not self.node_pool:
+        if self.cross is None:
             return self.net(x, edge_attr, data.edge_index, cond)
-        if self.cross is not None and ctx is None:
+        if ctx is None:
             raise ValueError("a boundary-attention branch needs its context (CrossContext or LocalContext)")
         net = self.net
         h = net.node_encoder(x)
         e = net.edge_encoder(edge_attr)
-        for i, block in enumerate(net.processor):
-            parts = [cond]
-            if self.cross is not None:
-                parts.append(self.cross[i](h, z, ctx))
-            if self.node_pool:  # the graph's mean node latent: a global path for what the nodes see (f)
-                parts.append(aggregate(h, batch, num_graphs, "mean")[batch])
-            h, e = block(h, e, data.edge_index, torch.cat(parts, dim=1))
+        for block, cross in zip(net.processor, self.cross):
+            h, e = block(h, e, data.edge_index, torch.cat([cond, cross(h, z, ctx)], dim=1))
         return net.decoder(h)
 
 
@@ -567,19 +561,6 @@ class BENO(nn.Module):
         the built-in problems; an imported dataset's manifest gives them).
     boundary_neighbours : int
         With ``boundary_attention="local"``: tokens each node attends to (k).
-    neumann_split : bool
-        On a graph without Dirichlet nodes (a pure Neumann problem, solvable
-        only when ``int f + int g = 0``), give branch 1 the mean-free source
-        ``f - mean(f)`` and branch 2 the mean ``mean(f)`` instead of ``f`` and 0,
-        so that each branch's problem is itself solvable (``-lap u1 = f - mean f``
-        with zero flux; ``-lap u2 = mean f`` with flux ``g``); their sum is the
-        same problem. Graphs with Dirichlet nodes keep the split ``f`` / 0.
-        Off by default (checkpoints trained without it keep their behaviour).
-    node_pool : bool
-        Also feed every node update the mean of the graph's node latents (a
-        global node): the only path by which a node hears the source far
-        away, beyond the message-passing hops (the boundary tokens carry ``g``
-        and the geometry, not ``f``). Off by default.
     """
 
     task = "fields"  # what it learns: see graphops.tasks
@@ -601,8 +582,6 @@ class BENO(nn.Module):
         in_channels: int = 1,
         boundary_channels: int = 1,
         boundary_neighbours: int = 16,
-        neumann_split: bool = False,
-        node_pool: bool = False,
     ) -> None:
         super().__init__()
         check_choice("beno", "dim", dim, (2, 3))
@@ -623,9 +602,8 @@ class BENO(nn.Module):
         self.cross_distance_bias = bool(cross_distance_bias)
         self.channels = check_channels("beno", in_channels, boundary_channels)
         self.boundary_neighbours = boundary_neighbours
-        self.neumann_split = bool(neumann_split)
         args = (dim, hidden, layers, out_channels, mlp_layers, aggr, boundary_heads, boundary_layers, float(dropout),
-                boundary_attention, bool(cross_distance_bias), in_channels, boundary_channels, bool(node_pool))
+                boundary_attention, bool(cross_distance_bias), in_channels, boundary_channels)
         self.branch1 = BENOBranch(*args)
         self.branch2 = BENOBranch(*args)
 
@@ -650,30 +628,6 @@ class BENO(nn.Module):
         check_inputs(data, self.dim, "beno", ("pos", "boundary_mask"))
         return local_context(data, self.max_boundary_tokens, self.boundary_neighbours)
 
-    def source_split(self, data, f: Tensor) -> Tuple[Tensor, Tensor]:
-        """The sources the two branches see: ``(f, 0)``, or with ``neumann_split`` on pure Neumann graphs
-        ``(f - mean f, mean f)`` (node mean per graph).
-
-        Parameters
-        ----------
-        data : Data or Batch
-        f : Tensor, shape (N, C)
-
-        Returns
-        -------
-        f1, f2 : Tensor, shape (N, C)
-        """
-        zeros = torch.zeros_like(f)
-        if not self.neumann_split:
-            return f, zeros
-        batch, num_graphs = graph_index(data)
-        mean = aggregate(f, batch, num_graphs, "mean")  # (B, C)
-        dirichlet = node_field(data, "bc_dirichlet").reshape(-1) > 0.5
-        has_dirichlet = torch.zeros(num_graphs, dtype=torch.bool, device=f.device).index_fill_(0, batch[dirichlet], True)
-        neumann = (~has_dirichlet)[batch].unsqueeze(1)
-        shift = torch.where(neumann, mean[batch], zeros)
-        return f - shift, shift
-
     def forward_branches(self, data, context: Optional[LocalContext] = None) -> Tuple[Tensor, Tensor]:
         """The two parts of the solution.
 
@@ -694,7 +648,7 @@ class BENO(nn.Module):
         check_inputs(data, self.dim, "beno", channels=self.channels)
         f = node_field(data, "f")
         g = node_field(data, "g")
-        f1, f2 = self.source_split(data, f)
+        zeros = torch.zeros_like(f)
         slots = None
         if self.boundary_attention == "local":
             ctx = self.geometry_context(data) if context is None else context
@@ -708,8 +662,8 @@ class BENO(nn.Module):
             ctx = None
         elif self.boundary_attention == "cross":
             ctx = cross_context(data, padding, tokens2[..., : self.dim], self.cross_distance_bias)
-        u1 = self.branch1(data, f1, tokens1, padding, ctx)
-        u2 = self.branch2(data, f2, tokens2, padding, ctx)
+        u1 = self.branch1(data, f, tokens1, padding, ctx)
+        u2 = self.branch2(data, zeros, tokens2, padding, ctx)
         return u1, u2
 
     def forward(self, data, context: Optional[LocalContext] = None) -> Tensor:
