@@ -317,6 +317,9 @@ def main() -> None:
     parser.add_argument("--padding", type=float, default=0.0, help="FNO domain padding (fraction per axis)")
     parser.add_argument("--models", default="nuno,nuno_wide,nuno_adaptive,nuno_per_sample,fno_global,meshgraphnet")
     parser.add_argument("--small-hole-models", default="nuno,fno_global")
+    parser.add_argument("--small-hole-budgets", default="16:45,24:68",
+                        help="elasticity-small-hole row sets as NUNO_GRID:GLOBAL_GRID pairs (equal node budgets); the "
+                        "first gets --small-hole-models and the time-matched row, the others nuno and fno_global")
     parser.add_argument("--grading", type=float, default=30.0, help="elasticity-small-hole: grading of the trained rows")
     parser.add_argument("--sweep-gradings", default="3,10,30,100")
     parser.add_argument("--sweep-grids", default="8,16,24", help="NU-FNO grid sizes of the floor sweep")
@@ -359,20 +362,26 @@ def main() -> None:
     previous = {}
     if args.resume and RESUME_FILE.exists():  # rows and sweep of the last run with the same arguments
         last = json.loads(RESUME_FILE.read_text())
-        free = ("resume", "no_time_matched", "models", "small_hole_models")  # rows are matched by name and config
+        free = ("resume", "no_time_matched", "models", "small_hole_models", "small_hole_budgets")  # rows: by name, budget
         same = {k: v for k, v in last["args"].items() if k not in free} == {
             k: v for k, v in vars(args).items() if k not in free}
         if same:
             previous = last
-    if "elasticity-small-hole" in sets and previous.get("sweep"):
-        sweep = previous["sweep"]
-        rows += run_small_hole(args, done={r["model"]: r for r in previous["rows"]
-                                           if r.get("dataset") == "elasticity-small-hole"})
-    elif "elasticity-small-hole" in sets:
-        sweep = floor_sweep([float(g) for g in args.sweep_gradings.split(",")],
-                            [int(g) for g in args.sweep_grids.split(",")], args.subdomains, args.overlap,
-                            workers=args.workers)
-        rows += run_small_hole(args)
+    if "elasticity-small-hole" in sets:
+        if previous.get("sweep"):
+            sweep = previous["sweep"]
+        else:
+            sweep = floor_sweep([float(g) for g in args.sweep_gradings.split(",")],
+                                [int(g) for g in args.sweep_grids.split(",")], args.subdomains, args.overlap,
+                                workers=args.workers)
+        last_grid = (previous.get("args") or {}).get("grid", args.grid)
+        for i, (grid, global_grid) in enumerate(small_hole_budgets(args.small_hole_budgets)):
+            budget = argparse.Namespace(**{**vars(args), "grid": grid, "global_grid": global_grid})
+            if i:
+                budget.small_hole_models, budget.no_time_matched = "nuno,fno_global", True
+            done = {r["model"]: r for r in previous.get("rows", []) if r.get("dataset") == "elasticity-small-hole"
+                    and r.get("nuno_grid", last_grid) == grid}
+            rows += run_small_hole(budget, done=done)
     else:
         rows += [r for r in saved.get("rows", []) if r.get("dataset") == "elasticity-small-hole"]
     if args.no_write:
@@ -448,7 +457,17 @@ def run_small_hole(args, done: dict = None) -> list:
     for r in rows:
         r["grading"] = args.grading
         r["points"] = float(np.mean([it.num_nodes for it in train + test]))
+        r["nuno_grid"], r["global_grid"] = args.grid, args.global_grid
     return rows
+
+
+def small_hole_budgets(text: str) -> list:
+    """``"16:45,24:68"`` -> ``[(16, 45), (24, 68)]`` (NU-FNO grid per subdomain axis, global grid per axis)."""
+    pairs = []
+    for item in text.split(","):
+        grid, _, global_grid = item.partition(":")
+        pairs.append((int(grid), int(global_grid)))
+    return pairs
 
 
 def _pct(ratio: float) -> str:
@@ -535,23 +554,24 @@ def render(args: dict, rows: list, machine: dict = None, stats: dict = None, swe
         parts.append("Fixes tried (two, each motivated by the diagnosis given with it; no hyperparameter search; both rows are kept whatever their result): " + " ".join(fixes))
     parts.append(caveats(by, args))
     small = [r for r in all_rows if r.get("dataset") == "elasticity-small-hole"]
-    goal = None
+    budgets: list = []
     if small or sweep:
-        text, goal = small_hole_section(args, small, sweep)
+        text, budgets = small_hole_section(args, small, sweep)
         parts.append(text)
     columns = ["dataset", "model", "epochs", "test_rel_l2", "test_rel_l2_std", "train_rel_l2", "rel_l2_vs_fno_global",
                "grid_floor_rel_l2", "s_per_epoch", "time_vs_fno_global", "first_epoch_s", "total_train_s", "params"]
-    goal_epochs, goal_time = goal if isinstance(goal, tuple) else (goal, None)
-    small_by = {r["model"]: r for r in small}
-    wide = (small_by["nuno_wide"]["test_rel_l2"] / small_by["fno_global"]["test_rel_l2"]
-            if "nuno_wide" in small_by and "fno_global" in small_by else None)
+    first = budgets[0] if budgets else {}
+    goal_epochs, goal_time, wide = first.get("equal_epochs"), first.get("equal_time"), first.get("wide")
     extra = {"args": args, "error_reduction_vs_fno_global": reduction, "decomposition_stats": stats,
              "floor_sweep": sweep, "small_hole_ratio_nuno_over_fno_global_equal_epochs": goal_epochs,
              "small_hole_ratio_nuno_over_fno_global_equal_time": goal_time,
              "goal_small_hole_ratio_le_0_6_equal_epochs": None if goal_epochs is None else goal_epochs <= 0.6,
              "goal_small_hole_ratio_le_0_6_equal_time": None if goal_time is None else goal_time <= 0.6,
              "small_hole_ratio_nuno_wide_over_fno_global": wide,
-             "goal_small_hole_ratio_le_0_6_nuno_wide": None if wide is None else wide <= 0.6}
+             "goal_small_hole_ratio_le_0_6_nuno_wide": None if wide is None else wide <= 0.6,
+             "small_hole_budgets": budgets,
+             "goal_small_hole_ratio_le_0_6_any_budget": any(b["equal_epochs"] is not None and b["equal_epochs"] <= 0.6
+                                                            for b in budgets)}
     if machine is not None:
         extra["machine"] = machine
     table_rows = [dict(r, dataset=r.get("dataset", "elasticity-holes")) for r in all_rows]
@@ -567,15 +587,18 @@ def _table(columns: list, rows: list) -> str:
 
 
 def small_hole_section(args: dict, rows: list, sweep: list) -> tuple:
-    """The markdown of the ``elasticity-small-hole`` row set and floor sweep; the NU-FNO / global error ratio."""
-    k, g = args["subdomains"], args["grid"]
+    """The markdown of the ``elasticity-small-hole`` row sets and floor sweep; one summary dict per node budget.
+
+    Rows are grouped by their NU-FNO grid (``nuno_grid``; rows written before budgets existed have
+    ``args["grid"]``); each group is one row set at an equal node budget (``--small-hole-budgets``).
+    """
+    k = args["subdomains"]
     text = ["## Where NU-FNO helps: elasticity-small-hole",
             "`elasticity-small-hole` (`graphops generate --problem elasticity-small-hole`): the same plane-strain "
             "set-up with one small circular hole (radius 3-6 x the element size on the hole, centre within "
             "0.02 of the cell's centre), mesh graded by a factor *grading* from 0.05 far away to 0.05 / grading "
             "on the hole, so most points lie in the small region where the stress concentrates (about 2.5x "
             "the far field). Chosen from the floor sweep below, measured before any training."]
-    goal = None
     if sweep:
         text.append("**Floor sweep** (no training; `floor_sweep` in the script): for each grading, 32 clouds fit "
                     f"NU-FNO's shared decomposition ({k} subdomains, halo {args['overlap']:g}) and the floor is "
@@ -591,47 +614,73 @@ def small_hole_section(args: dict, rows: list, sweep: list) -> tuple:
                     "hole (and its stress ring) shrinks below even the subdomain grids' spacing, while the boxes "
                     "must still cover the hole's jitter. The trained rows use the grading and budget where the "
                     "ratio is low and the training cost matches the `elasticity-holes` rows.")
-    if rows:
-        by = {r["model"]: r for r in rows}
-        sweep_ratio = next((r["floor_ratio"] for r in sweep or [] if r["grading"] == rows[0]["grading"]
-                            and r["nuno_grid"] == g), None)
-        trained = (f"**Trained** (grading {rows[0]['grading']:g}, {args['n_train']} train / {args['n_test']} test "
-                   f"clouds of about {rows[0]['points']:.0f} points; the same budget as above: {args['epochs']} "
-                   f"epochs, batch {args['batch_size']}, AdamW lr {args['lr']:g}, cosine, relative L2; *nuno* "
-                   f"{k} x {g}x{g} = {k * g * g} nodes, *fno_global* {args['global_grid']}x{args['global_grid']} "
-                   f"= {args['global_grid'] ** 2} nodes, same FNO).")
-        if "nuno" in by and "fno_global" in by:
-            goal = by["nuno"]["test_rel_l2"] / by["fno_global"]["test_rel_l2"]
-            trained += (f" At equal epochs NU-FNO's test error is **{goal:.2f}x the global FNO's** (goal <= 0.6: "
-                        f"**{'met' if goal <= 0.6 else 'missed'}**); grid floors "
-                        f"{by['nuno']['grid_floor_rel_l2']:.3f} vs {by['fno_global']['grid_floor_rel_l2']:.3f} "
-                        f"(ratio {by['nuno']['grid_floor_rel_l2'] / by['fno_global']['grid_floor_rel_l2']:.2f}). "
-                        f"Both train errors sit close to their floors (nuno {by['nuno']['train_rel_l2']:.3f}, "
-                        f"fno_global {by['fno_global']['train_rel_l2']:.3f}): the learned ratio follows the floor "
-                        "ratio of the decomposition actually trained with (fitted on all training clouds, "
-                        "measured on 8 test clouds), which here is well above the sweep's value at the same "
-                        "grading and budget"
-                        + (f" ({sweep_ratio:.2f})" if sweep_ratio is not None else "")
-                        + ": where the K-D box edges fall relative to the hole decides the floor, so measure it "
-                        "with the decomposition you train with.")
-        if "nuno_time_matched" in by and "fno_global" in by:
-            tm = by["nuno_time_matched"]["test_rel_l2"] / by["fno_global"]["test_rel_l2"]
-            trained += (f" At equal training time (*nuno_time_matched*: {by['nuno_time_matched']['epochs']} epochs, "
-                        f"{by['nuno_time_matched']['total_train_s']:.0f} s against the global FNO's "
-                        f"{by['fno_global']['total_train_s']:.0f} s for 30 epochs; NU-FNO's epochs are "
-                        f"{by['fno_global']['s_per_epoch'] / by['nuno']['s_per_epoch']:.1f}x cheaper) the ratio is "
-                        f"**{tm:.2f}** (goal <= 0.6: **{'met' if tm <= 0.6 else 'missed'}**).")
-            goal = (goal, tm)
-        if "nuno_wide" in by and "fno_global" in by:
-            wide = by["nuno_wide"]["test_rel_l2"] / by["fno_global"]["test_rel_l2"]
-            trained += (f" *nuno_wide* (the capacity fix of the first row set: twice the FNO width, the same "
-                        f"{k * g * g} nodes and epochs, {by['nuno_wide']['s_per_epoch'] / by['fno_global']['s_per_epoch']:.2f}x "
-                        f"the global FNO's time per epoch): ratio **{wide:.2f}** (goal <= 0.6: "
-                        f"**{'met' if wide <= 0.6 else 'missed'}**).")
-        text.append(trained)
-        text.append(_table(["model", "epochs", "test_rel_l2", "test_rel_l2_std", "train_rel_l2",
-                            "rel_l2_vs_fno_global", "grid_floor_rel_l2", "s_per_epoch", "total_train_s"], rows))
-    return "\n\n".join(text), goal
+    groups: dict = {}
+    for r in rows:
+        groups.setdefault(r.get("nuno_grid", args["grid"]), []).append(r)
+    budgets = []
+    for g, group in groups.items():
+        paragraph, summary = _small_hole_budget(args, group, sweep, g)
+        text += [paragraph, _table(["model", "epochs", "test_rel_l2", "test_rel_l2_std", "train_rel_l2",
+                                    "rel_l2_vs_fno_global", "grid_floor_rel_l2", "s_per_epoch", "total_train_s"],
+                                   group)]
+        budgets.append(summary)
+    if len(budgets) > 1:
+        met = [b for b in budgets if b["equal_epochs"] is not None and b["equal_epochs"] <= 0.6]
+        text.append("Across the node budgets: "
+                    + "; ".join(f"{b['nuno_nodes']} NU-FNO nodes, ratio {b['equal_epochs']:.2f} (grid floors "
+                                f"{b['floor_ratio']:.2f})" for b in budgets if b["equal_epochs"] is not None)
+                    + (". The goal (<= 0.6 at equal node and training budget) is **met** at "
+                       + ", ".join(f"{b['nuno_nodes']} nodes" for b in met) + "." if met else
+                       ". The goal (<= 0.6) is **missed** at every budget.")
+                    + " Compare each budget's trained ratio with the floor ratio of the decomposition it was "
+                    "trained with, measured before training.")
+    return "\n\n".join(text), budgets
+
+
+def _small_hole_budget(args: dict, rows: list, sweep: list, g: int) -> tuple:
+    """The paragraph on one node budget's trained rows and its summary (ratios at equal epochs and time, floors)."""
+    k = args["subdomains"]
+    by = {r["model"]: r for r in rows}
+    global_grid = rows[0].get("global_grid", args["global_grid"])
+    summary = {"nuno_grid": g, "global_grid": global_grid, "nuno_nodes": k * g * g, "global_nodes": global_grid ** 2,
+               "equal_epochs": None, "equal_time": None, "wide": None, "floor_ratio": None}
+    sweep_ratio = next((r["floor_ratio"] for r in sweep or [] if r["grading"] == rows[0]["grading"]
+                        and r["nuno_grid"] == g), None)
+    trained = (f"**Trained, {k} x {g}x{g} against {global_grid}x{global_grid}** (grading {rows[0]['grading']:g}, "
+               f"{args['n_train']} train / {args['n_test']} test clouds of about {rows[0]['points']:.0f} points; the "
+               f"same budget as above: {args['epochs']} epochs, batch {args['batch_size']}, AdamW lr {args['lr']:g}, "
+               f"cosine, relative L2; *nuno* {k} x {g}x{g} = {k * g * g} nodes, *fno_global* "
+               f"{global_grid}x{global_grid} = {global_grid ** 2} nodes, same FNO).")
+    if "nuno" in by and "fno_global" in by:
+        goal = by["nuno"]["test_rel_l2"] / by["fno_global"]["test_rel_l2"]
+        floor_ratio = by["nuno"]["grid_floor_rel_l2"] / by["fno_global"]["grid_floor_rel_l2"]
+        summary.update(equal_epochs=goal, floor_ratio=floor_ratio)
+        trained += (f" At equal epochs NU-FNO's test error is **{goal:.2f}x the global FNO's** (goal <= 0.6: "
+                    f"**{'met' if goal <= 0.6 else 'missed'}**); grid floors "
+                    f"{by['nuno']['grid_floor_rel_l2']:.3f} vs {by['fno_global']['grid_floor_rel_l2']:.3f} "
+                    f"(ratio {floor_ratio:.2f}; the sweep's at this grading and budget"
+                    + (f": {sweep_ratio:.2f}" if sweep_ratio is not None else ": not measured")
+                    + f"). Train errors: nuno {by['nuno']['train_rel_l2']:.3f}, fno_global "
+                    f"{by['fno_global']['train_rel_l2']:.3f}. The floor that predicts the learned ratio is that of "
+                    "the decomposition actually trained with (fitted on all training clouds, measured on 8 test "
+                    "clouds): where the K-D box edges fall relative to the hole decides it, so measure it with the "
+                    "decomposition you train with.")
+    if "nuno_time_matched" in by and "fno_global" in by:
+        tm = by["nuno_time_matched"]["test_rel_l2"] / by["fno_global"]["test_rel_l2"]
+        summary["equal_time"] = tm
+        trained += (f" At equal training time (*nuno_time_matched*: {by['nuno_time_matched']['epochs']} epochs, "
+                    f"{by['nuno_time_matched']['total_train_s']:.0f} s against the global FNO's "
+                    f"{by['fno_global']['total_train_s']:.0f} s for {args['epochs']} epochs; NU-FNO's epochs are "
+                    f"{by['fno_global']['s_per_epoch'] / by['nuno']['s_per_epoch']:.1f}x cheaper) the ratio is "
+                    f"**{tm:.2f}** (goal <= 0.6: **{'met' if tm <= 0.6 else 'missed'}**).")
+    if "nuno_wide" in by and "fno_global" in by:
+        wide = by["nuno_wide"]["test_rel_l2"] / by["fno_global"]["test_rel_l2"]
+        summary["wide"] = wide
+        trained += (f" *nuno_wide* (the capacity fix of the first row set: twice the FNO width, the same "
+                    f"{k * g * g} nodes and epochs, {by['nuno_wide']['s_per_epoch'] / by['fno_global']['s_per_epoch']:.2f}x "
+                    f"the global FNO's time per epoch): ratio **{wide:.2f}** (goal <= 0.6: "
+                    f"**{'met' if wide <= 0.6 else 'missed'}**).")
+    return trained, summary
 
 
 def caveats(by: dict, args: dict) -> str:
