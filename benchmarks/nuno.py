@@ -641,6 +641,8 @@ def _small_hole_budget(args: dict, rows: list, sweep: list, g: int) -> tuple:
     """The paragraph on one node budget's trained rows and its summary (ratios at equal epochs and time, floors)."""
     k = args["subdomains"]
     by = {r["model"]: r for r in rows}
+    ratio = lambda key: by[key]["test_rel_l2"] / by["fno_global"]["test_rel_l2"]  # noqa: E731
+    verdict = lambda value: f"goal <= 0.6: **{'met' if value <= 0.6 else 'missed'}**"  # noqa: E731
     global_grid = rows[0].get("global_grid", args["global_grid"])
     summary = {"nuno_grid": g, "global_grid": global_grid, "nuno_nodes": k * g * g, "global_nodes": global_grid ** 2,
                "equal_epochs": None, "equal_time": None, "wide": None, "floor_ratio": None}
@@ -652,11 +654,11 @@ def _small_hole_budget(args: dict, rows: list, sweep: list, g: int) -> tuple:
                f"cosine, relative L2; *nuno* {k} x {g}x{g} = {k * g * g} nodes, *fno_global* "
                f"{global_grid}x{global_grid} = {global_grid ** 2} nodes, same FNO).")
     if "nuno" in by and "fno_global" in by:
-        goal = by["nuno"]["test_rel_l2"] / by["fno_global"]["test_rel_l2"]
+        goal = ratio("nuno")
         floor_ratio = by["nuno"]["grid_floor_rel_l2"] / by["fno_global"]["grid_floor_rel_l2"]
         summary.update(equal_epochs=goal, floor_ratio=floor_ratio)
-        trained += (f" At equal epochs NU-FNO's test error is **{goal:.2f}x the global FNO's** (goal <= 0.6: "
-                    f"**{'met' if goal <= 0.6 else 'missed'}**); grid floors "
+        trained += (f" At equal epochs NU-FNO's test error is **{goal:.2f}x the global FNO's** ({verdict(goal)}); "
+                    "grid floors "
                     f"{by['nuno']['grid_floor_rel_l2']:.3f} vs {by['fno_global']['grid_floor_rel_l2']:.3f} "
                     f"(ratio {floor_ratio:.2f}; the sweep's at this grading and budget"
                     + (f": {sweep_ratio:.2f}" if sweep_ratio is not None else ": not measured")
@@ -666,20 +668,19 @@ def _small_hole_budget(args: dict, rows: list, sweep: list, g: int) -> tuple:
                     "clouds): where the K-D box edges fall relative to the hole decides it, so measure it with the "
                     "decomposition you train with.")
     if "nuno_time_matched" in by and "fno_global" in by:
-        tm = by["nuno_time_matched"]["test_rel_l2"] / by["fno_global"]["test_rel_l2"]
+        tm = ratio("nuno_time_matched")
         summary["equal_time"] = tm
         trained += (f" At equal training time (*nuno_time_matched*: {by['nuno_time_matched']['epochs']} epochs, "
                     f"{by['nuno_time_matched']['total_train_s']:.0f} s against the global FNO's "
                     f"{by['fno_global']['total_train_s']:.0f} s for {args['epochs']} epochs; NU-FNO's epochs are "
                     f"{by['fno_global']['s_per_epoch'] / by['nuno']['s_per_epoch']:.1f}x cheaper) the ratio is "
-                    f"**{tm:.2f}** (goal <= 0.6: **{'met' if tm <= 0.6 else 'missed'}**).")
+                    f"**{tm:.2f}** ({verdict(tm)}).")
     if "nuno_wide" in by and "fno_global" in by:
-        wide = by["nuno_wide"]["test_rel_l2"] / by["fno_global"]["test_rel_l2"]
+        wide = ratio("nuno_wide")
         summary["wide"] = wide
         trained += (f" *nuno_wide* (the capacity fix of the first row set: twice the FNO width, the same "
                     f"{k * g * g} nodes and epochs, {by['nuno_wide']['s_per_epoch'] / by['fno_global']['s_per_epoch']:.2f}x "
-                    f"the global FNO's time per epoch): ratio **{wide:.2f}** (goal <= 0.6: "
-                    f"**{'met' if wide <= 0.6 else 'missed'}**).")
+                    f"the global FNO's time per epoch): ratio **{wide:.2f}** ({verdict(wide)}).")
     return trained, summary
 
 
