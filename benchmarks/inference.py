@@ -200,12 +200,12 @@ def _attention(checkpoint: str) -> str:
             "pool": "pooled boundary vector"}.get(attention, attention)
 
 
-def training_spacing(model_source, mesh_graph) -> Tuple[float, str]:
+def training_spacing(model_source, mesh) -> Tuple[float, str]:
     """The spacing of the training-resolution path: the checkpoint's training element size, and where it came from.
 
     An untrained model (``--quick``) has none: three times the mesh's own element size stands in.
     """
-    from graphops.graph.coarsen import median_edge_length
+    from graphops.graph import median_edge_length, mesh_to_graph
     from graphops.predict import training_element_size
     from graphops.train.checkpoint import checkpoint_frame, load_model
 
@@ -214,7 +214,7 @@ def training_spacing(model_source, mesh_graph) -> Tuple[float, str]:
         size = training_element_size(checkpoint_frame(meta, model_source))
         if size is not None:
             return size, "training element size (checkpoint frame)"
-    return 3 * median_edge_length(mesh_graph), "3x the mesh element size (no training frame)"
+    return 3 * median_edge_length(mesh_to_graph(mesh, boundary=False)), "3x the mesh element size (no training frame)"
 
 
 #: The two ways the model is evaluated: on the mesh's own graph, and on a coarse graph at the training element size.
@@ -242,10 +242,8 @@ def bench_size(dim: int, nodes: int, model_source, args, solvers: Dict[str, Call
         return lambda: InferenceSession(model_source, mesh, fixed=fixed, threads=args.threads, coarsen=coarsen)
 
     sessions, builders, graph_times, batch = {}, {}, {}, {}
-    spacing, spacing_from = None, ""
+    spacing, spacing_from = training_spacing(model_source, mesh)
     for path in paths:
-        if path == "training-res" and spacing is None:
-            spacing, spacing_from = training_spacing(model_source, sessions.get("native", make("native")()).graph)
         builders[path] = make(path, spacing)
         sessions[path], wall_s, cpu_s = timed(builders[path])
         graph_times[path] = (cpu_s, wall_s)
@@ -323,14 +321,14 @@ def model_for(dim: int, args):
     return (build_model({"name": "beno", "dim": dim}), None), "untrained (no checkpoint: errors meaningless)"
 
 
-def _duration(rows: List[Dict[str, Any]], minutes: float) -> str:
-    """How long the measurements took: this run, or the runs that measured the rows it reused from the cache."""
-    measured = {(r["dim"], r["nodes"]): r.get("measure min") for r in rows}
-    if minutes * 60 > 5 or not rows:
+def _duration(rows: List[Dict[str, Any]], minutes: float, reused: bool) -> str:
+    """How long the measurements took: this run, or (``reused``: rows from the cache) the runs that measured them."""
+    if not reused:
         return f"This run took {minutes:.1f} min."
-    known = [m for m in measured.values() if m is not None]
-    if len(known) == len(measured):
-        return f"The rows were measured by earlier runs of this script (`--no-report`), {sum(known):.1f} min in all."
+    per_size = {(r["dim"], r["nodes"]): r.get("measure min") for r in rows}  # both paths of a size share it
+    if None not in per_size.values():
+        return (f"The rows were measured by earlier runs of this script (`--no-report`), "
+                f"{sum(per_size.values()):.1f} min in all.")
     return ("The rows were measured by an earlier run of this script (`--no-report`); the note above says how "
             "long it took.")
 
@@ -366,7 +364,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     solvers = reference_solvers(have_amg)
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
-    rows, models = [], {}
+    rows, models, reused = [], {}, False
     for dim, sizes in ((2, args.sizes_2d), (3, args.sizes_3d)):
         sizes = [int(s) for s in str(sizes).split(",") if s]
         if not sizes:
@@ -377,6 +375,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             cached = CACHE / f"{dim}d-{nodes}.json"
             size_rows = json.loads(cached.read_text()) if args.resume and cached.exists() else None
             if isinstance(size_rows, list):
+                reused = True
                 _say(f"{dim}D ~{nodes}: reusing {cached}")
             else:
                 size_start = time.perf_counter()
@@ -421,7 +420,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         "the model against the reference solutions.\n\n"
         "The ratios use CPU time, so that other work on the machine does not distort them; wall-time ratios, also "
         "interleaved, are in the JSON as `single/ref wall` and `batched/ref wall`.\n\n"
-        + "\n".join(lines) + (f"\n\n{args.note}" if args.note else "") + f"\n\n{_duration(rows, minutes)}"
+        + "\n".join(lines) + (f"\n\n{args.note}" if args.note else "") + f"\n\n{_duration(rows, minutes, reused)}"
     )
     columns = ["dim", "nodes", "path", "model nodes", "queries", "graph s", *[f"{k} s" for k in solvers], "reference", "model single s",
                "model batched s/query", "single/ref", "batched/ref", "rel L2 vs ref", "ref MiB", "single MiB",

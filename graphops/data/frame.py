@@ -199,8 +199,9 @@ def graph_descriptors(data: Any) -> Dict[str, float]:
     out["aspect"] = float(extent.max() / max(extent.min(), 1e-300 + 1e-12 * extent.max()))
     edge_index = getattr(data, "edge_index", None)
     if edge_index is not None and edge_index.numel():
-        ei = edge_index.detach().cpu().numpy()
-        out["element_size"] = float(np.median(np.linalg.norm(pos[ei[0]] - pos[ei[1]], axis=1)))
+        from ..graph.edges import median_edge_length
+
+        out["element_size"] = median_edge_length(data)
     mask = getattr(data, "boundary_mask", None)
     if mask is not None:
         out["boundary_share"] = float(mask.detach().cpu().numpy().astype(bool).mean())

@@ -40,7 +40,7 @@ from torch_geometric.data import Data
 
 from ..errors import ConfigError, DataError
 from ..sampling import farthest_point_sampling
-from .edges import edge_features
+from .edges import edge_features, median_edge_length
 
 #: Node attributes copied from the seeds into the coarse graph (those the fine graph has).
 SEED_FIELDS = ("pos", "x", "boundary_mask", "boundary_normal", "boundary_distance", "boundary_direction")
@@ -103,15 +103,6 @@ class Coarsening:
             raise DataError(f"prolong: got values of shape {values.shape}, the coarse graph has {m} nodes")
         flat = values.reshape(m, -1).astype(np.float64)
         return (self.prolongation @ flat).reshape((self.num_fine,) + values.shape[1:]).astype(values.dtype, copy=False)
-
-
-def median_edge_length(graph: Data) -> float:
-    """Median length of a graph's edges (its element size)."""
-    ei = graph.edge_index.cpu().numpy()
-    if ei.shape[1] == 0:
-        raise DataError("the graph has no edges: its element size is undefined")
-    pos = graph.pos.detach().cpu().double().numpy()
-    return float(np.median(np.linalg.norm(pos[ei[0]] - pos[ei[1]], axis=1)))
 
 
 def _seed_count(count: int, ratio: float, dim: int) -> int:

@@ -6,6 +6,7 @@ from typing import Sequence
 import numpy as np
 
 from ..boundary import row_keys
+from ..errors import DataError
 from ..cells import CELL_EDGES
 from ..mesh import Mesh
 
@@ -81,3 +82,23 @@ def edge_features(pos: np.ndarray, edge_index: np.ndarray) -> np.ndarray:
     """
     rel = pos[edge_index[0]] - pos[edge_index[1]]
     return np.concatenate([rel, np.linalg.norm(rel, axis=1, keepdims=True)], axis=1)
+
+
+def median_edge_length(graph) -> float:
+    """Median length of a graph's edges: its element size.
+
+    Parameters
+    ----------
+    graph : Data
+        With ``pos`` (N, d) and ``edge_index`` (2, E).
+
+    Raises
+    ------
+    DataError
+        A graph without edges (its element size is undefined).
+    """
+    ei = graph.edge_index.detach().cpu().numpy()
+    if ei.shape[1] == 0:
+        raise DataError("the graph has no edges: its element size is undefined")
+    pos = graph.pos.detach().cpu().double().numpy()
+    return float(np.median(np.linalg.norm(pos[ei[0]] - pos[ei[1]], axis=1)))

@@ -565,6 +565,8 @@ class ParticlesTask(Task):
 
     def summary(self, metrics: Mapping[str, Any]) -> Dict[str, Any]:
         """``metrics.json`` of a particle run: trajectories used, the last validation rollout, the loss history."""
+        from ..train.trainer import loop_seconds
+
         history = list(metrics.get("history") or [])
         rollout = metrics.get("rollout")
         last = history[-1] if history else {}
@@ -577,7 +579,7 @@ class ParticlesTask(Task):
             "val_trajectories": val_idx,
             "val_rollout_mse": rollout["mse"] if rollout else None,
             "val_rollout_mse_last": rollout["mse_last"] if rollout else None,
-            "train_seconds": float(sum(row.get("seconds") or 0.0 for row in history)),
+            "train_seconds": loop_seconds(history),
             "noise_std": self._statistics()["noise_std"],
             "final_loss_acc": last.get("loss_acc"),
             "rollout": rollout,

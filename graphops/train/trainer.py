@@ -501,8 +501,8 @@ class Trainer:
         return self._result()
 
     def loop_seconds(self) -> float:
-        """Seconds the training loop has run so far, over every resume (the sum of the rounds' ``seconds``)."""
-        return float(sum(row.get("seconds") or 0.0 for row in self.history))
+        """Seconds the training loop has run so far, over every resume (:func:`loop_seconds` of the history)."""
+        return loop_seconds(self.history)
 
     def _check_loss(self, ctx: DistContext, loss: torch.Tensor, unit: int, step: int, batch: Any) -> None:
         """DataError naming the unit, step and samples when the loss is not finite (all ranks stop together)."""
@@ -521,6 +521,11 @@ class Trainer:
         else:
             ids = self.task.batch_ids(batch)
         raise DataError(self.task.nonfinite_message(float(loss.detach()), unit, step, ids))
+
+
+def loop_seconds(history: Sequence[Mapping[str, Any]]) -> float:
+    """Seconds a training loop has run: the sum of its rounds' ``seconds`` (rows of ``metrics.json`` history)."""
+    return float(sum(row.get("seconds") or 0.0 for row in history))
 
 
 def split_run_data(config: Mapping[str, Any], progress: bool = False):

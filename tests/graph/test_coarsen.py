@@ -8,7 +8,8 @@ from torch import nn
 
 from graphops.errors import ConfigError, DataError
 from graphops.graph import mesh_to_graph
-from graphops.graph.coarsen import coarsen_graph, median_edge_length
+from graphops.graph import median_edge_length
+from graphops.graph.coarsen import coarsen_graph
 from graphops.inference import InferenceSession
 from graphops.mesh import Mesh
 
