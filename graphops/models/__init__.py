@@ -15,7 +15,9 @@ from __future__ import annotations
 import importlib
 import importlib.util
 
-from .registry import available_models, build_model, default_config, model_class, model_task, register_model
+from .registry import (
+    available_models, build_model, default_config, model_class, model_task, register_model, saved_config,
+)
 
 # importing the model modules registers them
 from .beno import BENO
@@ -34,6 +36,7 @@ __all__ = [
     "available_models",
     "default_config",
     "model_class",
+    "saved_config",
     "BENO",
     "MeshGraphNet",
     "GNO",

@@ -3,9 +3,20 @@
 The solution is split as in a Green's-function representation, ``u = u1 + u2``:
 
 * branch 1 solves for the source with zero boundary values: its nodes see ``f``
-  and its boundary encoder sees the boundary tokens with ``g = 0``;
+  and its boundary encoder sees the boundary tokens with ``g = 0`` (the paper)
+  or, by default here, *source tokens*: ``f`` at up to ``max_boundary_tokens``
+  nodes of the whole domain, so the source reaches every node in every layer
+  instead of only within the message-passing hops (``source_tokens``);
 * branch 2 solves the homogeneous problem with the real boundary values: its
   nodes see ``f = 0`` and its boundary encoder sees the real ``g``.
+
+By default (``potentials``) each branch's nodes also get the free-space layer
+potentials of its tokens' values (:func:`layer_potentials`): the single- and
+double-layer potentials of ``g`` and the Newtonian potential of ``f``, the
+terms of Green's representation formula that the data determine. On Neumann
+data, where ``u`` is a global function of the flux and no boundary value can
+be interpolated, they are what closes the gap to the baselines (see
+``docs/benchmarks/beno.md``).
 
 Each branch is an encode-process-decode message-passing network (mean
 aggregation, MLP edge and node updates, residuals) over the mesh graph. A
@@ -47,7 +58,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from ..errors import ConfigError, DataError
-from .features import boundary_tokens, check_channels, check_inputs, graph_index, node_feature_size, node_field, node_features, token_size
+from .features import boundary_token_slots, boundary_tokens, check_channels, check_inputs, graph_index, node_feature_size, node_field, node_features, token_size
 from .layers import AGGREGATIONS, EncodeProcessDecode, check_choice, check_positive
 from .registry import register_model
 
@@ -459,20 +470,88 @@ class LocalBoundaryAttention(_BoundaryAttentionWeights):
         return out * ctx.valid[:, :1].to(out.dtype)
 
 
+#: Regularisation length (mesh units) of the layer-potential kernels near a token.
+POTENTIAL_EPS = 1.0e-2
+#: Node-token pairs handled at once by :func:`layer_potentials`; larger graphs go in row chunks.
+POTENTIAL_CHUNK = 1 << 22
+
+
+def layer_potentials(data, tokens: Tensor, padding: Tensor, dim: int) -> Tensor:
+    """Free-space layer potentials of the token values at every node.
+
+    With the Laplace Green's function ``G(r) = -log(r) / (2 pi)`` (2D) or
+    ``1 / (4 pi r)`` (3D), the token values ``v_j`` at positions ``xi_j`` with
+    outward normals ``n_j`` give, at each node ``x``,
+
+    * the single-layer (or, for tokens spread over the domain, Newtonian)
+      potential ``S(x) = mean_j G(|x - xi_j|) v_j``, and
+    * the double-layer potential ``D(x) = mean_j dG/dn_j(x - xi_j) v_j``
+      (zero for tokens without a normal),
+
+    the terms of Green's representation formula
+    ``u = int G f + oint G du/dn - oint dG/dn u`` that the data determine:
+    ``S`` of a Neumann flux and ``D`` of Dirichlet values are its boundary
+    terms, ``S`` of source tokens its volume term. A mean over the tokens stands
+    for the integral (uniform quadrature weights), and distances are
+    regularised by :data:`POTENTIAL_EPS`, so these are features with the right
+    shape, not the exact potentials; the network learns the rest.
+
+    Parameters
+    ----------
+    data : Data or Batch
+    tokens : Tensor, shape (B, T, 2 d + 1 + C)
+        ``[position, value (C), normal, Dirichlet flag]`` (see
+        :func:`graphops.models.features.boundary_tokens`).
+    padding : Tensor, shape (B, T), bool
+    dim : int
+
+    Returns
+    -------
+    Tensor, shape (N, 2 C)
+        ``[S (C), D (C)]`` per node; zeros for a graph without tokens.
+    """
+    from torch_geometric.utils import to_dense_batch
+
+    batch, num_graphs = graph_index(data)
+    channels = tokens.shape[-1] - 2 * dim - 1
+    xi = tokens[..., :dim]
+    values = tokens[..., dim : dim + channels] * (~padding).unsqueeze(-1).to(tokens.dtype)  # (B, T, C)
+    normals = tokens[..., dim + channels : 2 * dim + channels]
+    count = (~padding).sum(dim=1).clamp(min=1).to(tokens.dtype).reshape(-1, 1, 1)
+    pos, node_mask = to_dense_batch(data.pos.to(tokens.dtype), batch, batch_size=num_graphs)  # (B, M, d)
+    rows = max(1, POTENTIAL_CHUNK // max(1, num_graphs * tokens.shape[1]))
+    eps2 = POTENTIAL_EPS ** 2
+    parts = []
+    for lo in range(0, pos.shape[1], rows):
+        diff = pos[:, lo : lo + rows, None, :] - xi[:, None]  # (B, r, T, d)
+        r2 = (diff * diff).sum(-1) + eps2
+        if dim == 2:
+            single = -0.25 / math.pi * torch.log(r2)
+            double = (diff * normals[:, None]).sum(-1) / (2.0 * math.pi * r2)
+        else:
+            single = 1.0 / (4.0 * math.pi * r2.sqrt())
+            double = (diff * normals[:, None]).sum(-1) / (4.0 * math.pi * r2 * r2.sqrt())
+        parts.append(torch.cat([single @ values, double @ values], dim=-1) / count)  # (B, r, 2 C)
+    return torch.cat(parts, dim=1)[node_mask]
+
+
 class BENOBranch(nn.Module):
     """One BENO branch: boundary encoder plus a conditioned encode-process-decode network."""
 
     def __init__(
         self, dim: int, hidden: int, layers: int, out_channels: int, mlp_layers: int, aggr: str,
         boundary_heads: int, boundary_layers: int, dropout: float, boundary_attention: str = "cross",
-        distance_bias: bool = True, in_channels: int = 1, boundary_channels: int = 1,
+        distance_bias: bool = True, in_channels: int = 1, boundary_channels: int = 1, potentials: bool = False,
     ) -> None:
         super().__init__()
+        self.dim = dim
+        self.potentials = potentials
         self.boundary = BoundaryEncoder(token_size(dim, boundary_channels), hidden, boundary_heads, boundary_layers,
                                         dropout)
         attends = boundary_attention != "pool"
         self.net = EncodeProcessDecode(
-            node_feature_size(dim, False, in_channels), dim + 1, hidden, layers, out_channels,
+            node_feature_size(dim, False, in_channels) + (2 * boundary_channels if potentials else 0), dim + 1, hidden,
+            layers, out_channels,
             cond_dim=2 * hidden if attends else hidden, aggr=aggr, mlp_layers=mlp_layers,
         )
         if boundary_attention == "cross":
@@ -504,6 +583,8 @@ class BENOBranch(nn.Module):
         z, pooled = self.boundary.encode(tokens, padding)
         cond = pooled[batch]
         x = node_features(data, f)
+        if self.potentials:
+            x = torch.cat([x, layer_potentials(data, tokens, padding, self.dim)], dim=1)
         edge_attr = data.edge_attr.to(x.dtype)
         if self.cross is None:
             return self.net(x, edge_attr, data.edge_index, cond)
@@ -561,9 +642,26 @@ class BENO(nn.Module):
         the built-in problems; an imported dataset's manifest gives them).
     boundary_neighbours : int
         With ``boundary_attention="local"``: tokens each node attends to (k).
+    source_tokens : bool, optional
+        Default: on with ``"cross"`` and ``"pool"``, off with ``"local"`` (not
+        supported there). Branch 1 (the source branch) reads tokens of ``f`` at up to
+        ``max_boundary_tokens`` nodes of the whole domain (evenly by node index;
+        ``[position, f, outward normal (zero inside), Dirichlet flag]``) instead
+        of the boundary tokens with ``g = 0``: its Transformer and attention then
+        see the source everywhere, a learned kernel integral of ``f`` like the
+        Green's-function term it stands for, rather than only within its
+        ``layers`` message-passing hops. With ``"cross"`` or ``"pool"`` only.
+    potentials : bool
+        Each branch's nodes also get the free-space single- and double-layer
+        potentials of its tokens' values (:func:`layer_potentials`): the
+        boundary terms of Green's representation formula for ``g`` (branch 2)
+        and, with ``source_tokens``, the Newtonian potential of ``f`` (branch 1).
     """
 
     task = "fields"  # what it learns: see graphops.tasks
+    #: Arguments added after checkpoints existed, with the value that rebuilds an older checkpoint's model
+    #: (see :func:`graphops.models.registry.saved_config`).
+    config_added = {"source_tokens": False, "potentials": False}
 
     def __init__(
         self,
@@ -582,6 +680,8 @@ class BENO(nn.Module):
         in_channels: int = 1,
         boundary_channels: int = 1,
         boundary_neighbours: int = 16,
+        source_tokens: Optional[bool] = None,
+        potentials: bool = True,
     ) -> None:
         super().__init__()
         check_choice("beno", "dim", dim, (2, 3))
@@ -602,10 +702,16 @@ class BENO(nn.Module):
         self.cross_distance_bias = bool(cross_distance_bias)
         self.channels = check_channels("beno", in_channels, boundary_channels)
         self.boundary_neighbours = boundary_neighbours
+        if source_tokens and boundary_attention == "local":
+            raise ConfigError("model 'beno': source_tokens works with boundary_attention 'cross' or 'pool', not 'local'")
+        self.source_tokens = boundary_attention != "local" if source_tokens is None else bool(source_tokens)
         args = (dim, hidden, layers, out_channels, mlp_layers, aggr, boundary_heads, boundary_layers, float(dropout),
-                boundary_attention, bool(cross_distance_bias), in_channels, boundary_channels)
-        self.branch1 = BENOBranch(*args)
-        self.branch2 = BENOBranch(*args)
+                boundary_attention, bool(cross_distance_bias), in_channels)
+        # the source branch's tokens carry f (in_channels) when they are source tokens
+        self.potentials = bool(potentials)
+        self.branch1 = BENOBranch(*args, in_channels if self.source_tokens else boundary_channels,
+                                  potentials=self.potentials)
+        self.branch2 = BENOBranch(*args, boundary_channels, potentials=self.potentials)
 
     def geometry_context(self, data) -> Optional[LocalContext]:
         """What the forward pass needs from the geometry alone (not from ``f`` or ``g``).
@@ -641,7 +747,8 @@ class BENO(nn.Module):
         Returns
         -------
         u1 : Tensor, shape (N, out_channels)
-            Source branch (sees f, boundary tokens with g = 0).
+            Source branch (sees f, and boundary tokens with g = 0 or, with
+            ``source_tokens``, tokens of f over the domain).
         u2 : Tensor, shape (N, out_channels)
             Boundary branch (sees f = 0, boundary tokens with the real g).
         """
@@ -656,13 +763,21 @@ class BENO(nn.Module):
                 raise DataError(f"model 'beno': the geometry context is for {ctx.valid.shape[0]} nodes, "
                                 f"the graph has {f.shape[0]}")
             slots = ctx.slots
-        tokens1, padding = boundary_tokens(data, torch.zeros_like(g), self.max_boundary_tokens, slots)
-        tokens2, _ = boundary_tokens(data, g, self.max_boundary_tokens, slots)
+        tokens2, padding = boundary_tokens(data, g, self.max_boundary_tokens, slots)
+        if self.source_tokens:
+            source_slots = boundary_token_slots(data, self.max_boundary_tokens, everywhere=True)
+            tokens1, padding1 = boundary_tokens(data, f, self.max_boundary_tokens, source_slots)
+        else:
+            tokens1, padding1 = boundary_tokens(data, torch.zeros_like(g), self.max_boundary_tokens, slots)
         if self.boundary_attention == "pool":
-            ctx = None
+            ctx = ctx1 = None
         elif self.boundary_attention == "cross":
             ctx = cross_context(data, padding, tokens2[..., : self.dim], self.cross_distance_bias)
-        u1 = self.branch1(data, f, tokens1, padding, ctx)
+            ctx1 = cross_context(data, padding1, tokens1[..., : self.dim], self.cross_distance_bias) \
+                if self.source_tokens else ctx
+        else:
+            ctx1 = ctx
+        u1 = self.branch1(data, f, tokens1, padding1, ctx1)
         u2 = self.branch2(data, zeros, tokens2, padding, ctx)
         return u1, u2
 

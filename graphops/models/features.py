@@ -186,7 +186,7 @@ def node_features(data, f: Tensor, g: Optional[Tensor] = None) -> Tensor:
     return torch.cat(parts, dim=1)
 
 
-def boundary_token_slots(data, max_tokens: int) -> Tuple[Tensor, Tensor, Tensor, int]:
+def boundary_token_slots(data, max_tokens: int, everywhere: bool = False) -> Tuple[Tensor, Tensor, Tensor, int]:
     """Which boundary nodes become tokens, and where they go in a padded (B, T) layout.
 
     A graph with more than ``max_tokens`` boundary nodes keeps ``max_tokens``
@@ -196,6 +196,9 @@ def boundary_token_slots(data, max_tokens: int) -> Tuple[Tensor, Tensor, Tensor,
     ----------
     data : Data or Batch
     max_tokens : int
+    everywhere : bool
+        Choose among all the nodes of each graph, not only its boundary nodes
+        (BENO's source tokens).
 
     Returns
     -------
@@ -209,7 +212,10 @@ def boundary_token_slots(data, max_tokens: int) -> Tuple[Tensor, Tensor, Tensor,
         Sequence length T (at least 1).
     """
     batch, num_graphs = graph_index(data)
-    nodes = torch.nonzero(data.boundary_mask.reshape(-1).bool(), as_tuple=False).reshape(-1)
+    if everywhere:
+        nodes = torch.arange(batch.numel(), device=batch.device)
+    else:
+        nodes = torch.nonzero(data.boundary_mask.reshape(-1).bool(), as_tuple=False).reshape(-1)
     graph = batch[nodes]
     order = torch.argsort(graph, stable=True)  # graphs of a Batch are contiguous already; be safe
     nodes, graph = nodes[order], graph[order]

@@ -259,7 +259,7 @@ class ParticleStepper(nn.Module):
 
     def step(self, history: Tensor, material: Tensor, bounds: Tensor) -> Tensor:
         """Next positions (N, d) by semi-implicit Euler from checked inputs (no gradient)."""
-        with torch.no_grad():
+        with torch.inference_mode():  # lighter than no_grad: no version counters or view tracking
             acc = self(history, material, bounds) * self.acc_std + self.acc_mean
             vel = history[-1] - history[-2] + acc
             nxt = history[-1] + vel

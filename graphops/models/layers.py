@@ -9,6 +9,7 @@ from typing import Optional, Tuple
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from ..errors import ConfigError
 
@@ -123,10 +124,12 @@ class MessagePassingBlock(nn.Module):
         first = self.edge_mlp[0]
         hidden = h.shape[1]
         w = first.weight  # (out, 3 * hidden)
-        out = w.shape[0]
-        node_part = h @ torch.cat([w[:, :hidden], w[:, hidden : 2 * hidden]], dim=0).t()  # (N, 2 out)
         z = torch.addmm(first.bias, e, w[:, 2 * hidden :].t())
-        z = z + node_part[dst, :out] + node_part[src, out:]
+        # per-node products (N, out), gathered with index_select: several times faster on CPU than
+        # fancy indexing of a column slice, and no copy of the node products
+        to_target = F.linear(h, w[:, :hidden]).index_select(0, dst)
+        from_source = F.linear(h, w[:, hidden : 2 * hidden]).index_select(0, src)
+        z = z + to_target + from_source
         de = self.edge_mlp[1:](z)
         agg = aggregate(de, dst, h.shape[0], self.aggr)
         parts = [h, agg] + ([cond] if self.cond_dim else [])

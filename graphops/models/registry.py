@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import inspect
 import json
-from typing import Any, Callable, Dict, List, Type, TypeVar
+from typing import Any, Callable, Dict, List, Mapping, Type, TypeVar
 
 import torch
 
@@ -112,6 +112,32 @@ def default_config(name: str) -> Dict[str, Any]:
     cls = model_class(name)
     out: Dict[str, Any] = {"name": name}
     out.update((k, p.default) for k, p in _parameters(cls).items())
+    return out
+
+
+def saved_config(config: Mapping[str, Any]) -> Dict[str, Any]:
+    """A model config saved by an older graphops, completed for this version.
+
+    A model class lists the constructor arguments it gained after checkpoints
+    existed in its class attribute ``config_added`` (argument -> the value that
+    rebuilds a model saved without it); those missing from ``config`` are filled
+    in, so an old checkpoint rebuilds the model it was trained as rather than
+    today's defaults.
+
+    Parameters
+    ----------
+    config : mapping
+        ``model_config`` of a checkpoint (``config["name"]`` names the model).
+
+    Returns
+    -------
+    dict
+        A copy; unchanged for an unknown model name (:func:`build_model` reports it).
+    """
+    out = dict(config)
+    cls = _REGISTRY.get(out.get("name"))  # type: ignore[arg-type]
+    for key, value in (getattr(cls, "config_added", None) or {}).items():
+        out.setdefault(key, value)
     return out
 
 

@@ -257,8 +257,10 @@ def build_from_checkpoint(
     if expected_model is not None and name != expected_model:
         raise CheckpointError(f"checkpoint holds a {name!r} model, expected a {expected_model!r} model", path)
     builder = builder or _default_builder()
+    from ..models.registry import saved_config
+
     try:
-        model = builder(dict(payload["model_config"]))
+        model = builder(saved_config(payload["model_config"]))
     except GraphopsError as exc:
         raise CheckpointError(f"cannot rebuild model {name!r} from the stored config ({exc.problem})", path) from None
     try:

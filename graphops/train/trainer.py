@@ -227,14 +227,33 @@ class Trainer:
             except ConfigError:
                 pass
             stored = self.task.identity(old)
-        diffs = config_differences(stored, self.task.identity(self.config), ())
+        new = self.task.identity(self.config)
+        stored = self._with_trained_model_settings(stored, new, payload)
+        diffs = config_differences(stored, new, ())
         if diffs:
             shown = ", ".join(diffs[:5]) + (" ..." if len(diffs) > 5 else "")
             raise ConfigError(
                 f"out folder {self.out} holds a run with a different config ({shown}); "
                 "use a new out folder, or restore the old config to resume it"
             )
+        self._check_same_model(payload)
         return payload
+
+    @staticmethod
+    def _with_trained_model_settings(stored: Mapping[str, Any], new: Mapping[str, Any],
+                                     payload: Mapping[str, Any]) -> Dict[str, Any]:
+        """``stored`` with the model settings that ``new`` names and ``stored`` left to their defaults
+        filled in from the checkpoint's model config: naming a setting at the value the run was
+        trained with does not make it another run."""
+        from ..models.registry import saved_config
+
+        out = dict(stored)
+        model, named = stored.get("model"), new.get("model")
+        effective = payload.get("model_config")
+        if isinstance(model, Mapping) and isinstance(named, Mapping) and isinstance(effective, Mapping):
+            trained = saved_config(effective)
+            out["model"] = {**{k: trained[k] for k in named if k not in model and k in trained}, **model}
+        return out
 
     def _save(self, path: Path, position: int, optimizer, scheduler) -> None:
         """Write a checkpoint: the one place its ``metrics`` and ``extra`` are assembled."""
@@ -352,6 +371,53 @@ class Trainer:
         if payload.get("rng_state"):
             set_rng_state(payload["rng_state"])
         return int(payload["epoch"])
+
+    def _check_same_model(self, payload: Mapping[str, Any]) -> None:
+        """Refuse to resume (or reuse) a run whose model this config would build differently today.
+
+        The stored run config may leave a model setting to its default, and a
+        model setting added since (the model class's ``config_added``) may have
+        a default other than the value older runs were trained with: the
+        checkpoint's own model config (:func:`graphops.models.registry.saved_config`)
+        says what the run was trained as, and this config with today's defaults
+        what it would build.
+
+        A finished run is reused as it is (a warning names the settings): its
+        checkpoint rebuilds the model it was trained as.
+
+        Raises
+        ------
+        ConfigError
+            For a run to be continued: naming each setting that differs and how
+            to keep the run's value.
+        """
+        from ..models.registry import default_config, model_class, saved_config
+
+        effective = payload.get("model_config")
+        section = self.config.get("model")
+        if not isinstance(effective, Mapping) or not isinstance(section, Mapping):
+            return
+        trained = saved_config(effective)
+        try:
+            added = getattr(model_class(str(section.get("name"))), "config_added", None) or {}
+            wanted = {**default_config(str(section.get("name"))), **section}
+        except ConfigError:
+            return  # an unknown model name is reported when the model is built
+        plain = lambda v: json.loads(json.dumps(v, default=str))  # noqa: E731 - tuples and lists alike
+        changed = [k for k in sorted(added) if k in trained and plain(trained[k]) != plain(wanted.get(k))]
+        if not changed:
+            return
+        shown = ", ".join(f"model.{k}: {trained[k]!r} (now {wanted[k]!r})" for k in changed[:4])
+        if (payload.get("extra") or {}).get("finished"):
+            logger.warning("the finished run in %s was trained with other model settings than this config builds "
+                           "today (%s); reusing it as it is (use a new out folder to train with today's)",
+                           self.out, shown)
+            return
+        raise ConfigError(
+            f"out folder {self.out} holds a run trained with other model settings than this config builds "
+            f"today ({shown}), probably a default that changed since; set them in the config to resume it, "
+            "or use a new out folder"
+        )
 
     def _fit(self, ctx: DistContext, stop_after: Optional[int]) -> Path:
         task, cfg = self.task, self.train_cfg

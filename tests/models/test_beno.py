@@ -1,6 +1,8 @@
 """BENO: shapes, branch separation, boundary tokens and padding, batching, config, errors, overfit."""
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from torch_geometric.data import Batch
@@ -466,3 +468,85 @@ def test_local_attention_3d_and_round_trip(square, cube, checks):
     out = small(dim=3, boundary_neighbours=4)(cube)
     assert out.shape == (cube.num_nodes, 1) and torch.isfinite(out).all()
     checks.config_round_trip(small(boundary_neighbours=4, max_boundary_tokens=10), square)
+
+
+# ---------------------------------------------------------------- layer potentials and source tokens
+def _tokens_on(points, normals, value=1.0):
+    """One graph's tokens [position, value, normal, flag] (1, T, 2 d + 2) and no padding."""
+    t = len(points)
+    feats = torch.cat([points, torch.full((t, 1), value), normals, torch.zeros(t, 1)], dim=1)
+    return feats[None].float(), torch.zeros(1, t, dtype=torch.bool)
+
+
+def test_layer_potentials_of_a_constant_density_on_a_circle_follow_gauss_lemma():
+    """Inside a circle of radius R, the mean over the circle of G = -log r / 2 pi is -log(R) / 2 pi, and the
+    double layer of density 1 integrates to -1 (Gauss's lemma), a mean of -1 / (2 pi R)."""
+    from torch_geometric.data import Data
+
+    from graphops.models.beno import layer_potentials
+
+    radius = 2.0
+    angle = torch.arange(720, dtype=torch.float64) * (2 * torch.pi / 720)
+    normals = torch.stack([angle.cos(), angle.sin()], dim=1)
+    tokens, padding = _tokens_on(radius * normals, normals)
+    inside = torch.tensor([[0.0, 0.0], [0.9, -0.4], [-1.1, 0.7], [0.2, 1.3]])
+    pot = layer_potentials(Data(pos=inside), tokens, padding, dim=2)
+    assert pot.shape == (4, 2)
+    assert torch.allclose(pot[:, 0], torch.full((4,), -math.log(radius) / (2 * math.pi)), atol=1e-4)
+    assert torch.allclose(pot[:, 1], torch.full((4,), -1 / (2 * math.pi * radius)), atol=1e-4)
+
+
+def test_layer_potentials_of_a_constant_density_on_a_sphere_follow_gauss_lemma():
+    """3D: the mean over a sphere of G = 1 / (4 pi r) is 1 / (4 pi R) inside; the double layer's is
+    -1 / (4 pi R^2)."""
+    from torch_geometric.data import Data
+
+    from graphops.models.beno import layer_potentials
+
+    n, radius = 4000, 1.5
+    k = torch.arange(n, dtype=torch.float64) + 0.5  # Fibonacci sphere: nearly equal areas
+    z = 1 - 2 * k / n
+    phi = k * math.pi * (3 - math.sqrt(5))
+    normals = torch.stack([(1 - z**2).sqrt() * phi.cos(), (1 - z**2).sqrt() * phi.sin(), z], dim=1)
+    tokens, padding = _tokens_on(radius * normals, normals)
+    inside = torch.tensor([[0.0, 0.0, 0.0], [0.5, -0.3, 0.2], [-0.4, 0.6, -0.5]])
+    pot = layer_potentials(Data(pos=inside), tokens, padding, dim=3)
+    assert torch.allclose(pot[:, 0], torch.full((3,), 1 / (4 * math.pi * radius)), rtol=2e-3)
+    assert torch.allclose(pot[:, 1], torch.full((3,), -1 / (4 * math.pi * radius**2)), rtol=2e-3)
+
+
+def test_layer_potentials_ignore_padding_and_batch_like_single_graphs(square, square_fine):
+    from graphops.models.beno import layer_potentials
+
+    batch = Batch.from_data_list([square, square_fine])
+    tokens, padding = boundary_tokens(batch, node_field(batch, "g"), 512)
+    together = layer_potentials(batch, tokens, padding, 2)
+    for i, graph in enumerate((square, square_fine)):
+        alone_tokens, alone_padding = boundary_tokens(graph, node_field(graph, "g"), 512)
+        alone = layer_potentials(graph, alone_tokens, alone_padding, 2)
+        rows = slice(int(batch.ptr[i]), int(batch.ptr[i + 1]))
+        assert torch.allclose(together[rows], alone, atol=1e-6)
+
+
+def test_source_tokens_let_the_source_branch_see_f_beyond_its_hops(square_fine):
+    """With one message-passing layer, f at a far node reaches u1 only through the source tokens."""
+    far = int(torch.argmax(square_fine.pos.sum(dim=1)))
+    probe = int(torch.argmin(square_fine.pos.sum(dim=1)))
+    bumped = square_fine.clone()
+    bumped.f = bumped.f.clone()
+    bumped.f[far] += 5.0
+    for source_tokens, sees in ((True, True), (False, False)):
+        torch.manual_seed(0)
+        model = build_model({"name": "beno", "hidden": 16, "layers": 1, "boundary_layers": 1,
+                             "source_tokens": source_tokens, "potentials": False}).eval()
+        with torch.no_grad():
+            change = (model.forward_branches(bumped)[0] - model.forward_branches(square_fine)[0])[probe].abs().item()
+        assert (change > 1e-6) is sees, (source_tokens, change)
+
+
+def test_source_tokens_default_follows_the_attention():
+    assert build_model({"name": "beno"}).source_tokens is True
+    assert build_model({"name": "beno", "boundary_attention": "pool"}).source_tokens is True
+    assert build_model({"name": "beno", "boundary_attention": "local"}).source_tokens is False
+    with pytest.raises(ConfigError, match="source_tokens.*not 'local'"):
+        build_model({"name": "beno", "boundary_attention": "local", "source_tokens": True})

@@ -112,3 +112,21 @@ def test_future_format_version(saved, tmp_path):
     torch.save(payload, newer)
     with pytest.raises(CheckpointError, match="format version"):
         load_checkpoint(newer)
+
+
+def test_a_checkpoint_from_before_an_added_setting_rebuilds_the_model_it_was_trained_as(tmp_path, data):
+    """BENO gained source_tokens and potentials (both on by default) after checkpoints existed: a stored
+    config without them must rebuild the old model (they off), not today's default."""
+    torch.manual_seed(0)
+    old = build_model({**TINY_MODEL, "source_tokens": False, "potentials": False})
+    path = save_checkpoint(tmp_path / "old.pt", old, epoch=1)
+    payload = torch.load(path, weights_only=True)
+    for key in ("source_tokens", "potentials"):
+        del payload["model_config"][key]
+    torch.save(payload, path)
+    loaded, _, meta = load_model(path)
+    assert "potentials" not in meta["model_config"]
+    assert loaded.source_tokens is False and loaded.potentials is False
+    old.eval()
+    with torch.no_grad():
+        assert torch.allclose(loaded(data[0]), old(data[0]))

@@ -1,6 +1,7 @@
 """Trainer: outputs, determinism, resume after a stop or a SIGKILL, early stopping, bad data."""
 import csv
 import json
+import logging
 import signal
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from graphops.errors import CheckpointError, ConfigError, DataError
@@ -188,3 +190,33 @@ def test_corrupt_last_checkpoint_is_named(tmp_path, data):
     (out / "last.pt").write_bytes(b"\x00" * 100)
     with pytest.raises(CheckpointError, match="last.pt: checkpoint is corrupt"):
         Trainer(run_config(out), *data, progress=False).fit()
+
+
+
+def _as_if_saved_before_the_settings(path, keys=("potentials", "source_tokens")):
+    """Remove settings from every config a checkpoint stores, as a graphops without them would have saved it."""
+    payload = load_checkpoint(path)
+    for section in (payload["model_config"], payload["run_config"]["model"], payload["extra"]["identity"]["model"]):
+        for key in keys:
+            section.pop(key, None)
+    torch.save(payload, path)
+
+
+def test_a_run_from_before_a_changed_default_is_refused_then_resumes_once_the_config_names_it(tmp_path, data, caplog):
+    """A run trained before BENO had source_tokens / potentials (so without them) left them out of every
+    config it stored; today's defaults (both on) would rebuild another model."""
+    out = tmp_path / "old-default"
+    config = run_config(out, epochs=2)
+    config["model"].update({"potentials": False, "source_tokens": False})
+    Trainer(config, *data, progress=False).fit(stop_after=1)
+    _as_if_saved_before_the_settings(out / "last.pt")
+    with pytest.raises(ConfigError, match=r"model.potentials: False \(now True\).*set them in the config"):
+        Trainer(run_config(out, epochs=2), *data, progress=False).fit()
+    Trainer(config, *data, progress=False).fit()  # naming the trained values resumes it
+    assert load_checkpoint(out / "last.pt")["epoch"] == 2
+    # a finished run of the old version is reused as it is under today's defaults (a warning names the settings)
+    _as_if_saved_before_the_settings(out / "last.pt")
+    with caplog.at_level(logging.WARNING, logger="graphops.train"):
+        best = Trainer(run_config(out, epochs=2), *data, progress=False).fit()
+    assert "model.potentials: False (now True)" in caplog.text
+    assert load_model(best)[0].potentials is False
