@@ -3,20 +3,21 @@
 The solution is split as in a Green's-function representation, ``u = u1 + u2``:
 
 * branch 1 solves for the source with zero boundary values: its nodes see ``f``
-  and its boundary encoder sees the boundary tokens with ``g = 0`` (the paper)
-  or, by default here, *source tokens*: ``f`` at up to ``max_boundary_tokens``
+  and its boundary encoder sees the boundary tokens with ``g = 0`` (the paper,
+  and the default) or *source tokens*: ``f`` at up to ``max_boundary_tokens``
   nodes of the whole domain, so the source reaches every node in every layer
-  instead of only within the message-passing hops (``source_tokens``);
+  instead of only within the message-passing hops (``source_tokens``, an option);
 * branch 2 solves the homogeneous problem with the real boundary values: its
   nodes see ``f = 0`` and its boundary encoder sees the real ``g``.
 
-By default (``potentials``) each branch's nodes also get the free-space layer
+With ``potentials`` (an option) each branch's nodes also get the free-space layer
 potentials of its tokens' values (:func:`layer_potentials`): the single- and
 double-layer potentials of ``g`` and the Newtonian potential of ``f``, the
 terms of Green's representation formula that the data determine. On Neumann
 data, where ``u`` is a global function of the flux and no boundary value can
-be interpolated, they are what closes the gap to the baselines (see
-``docs/benchmarks/beno.md``).
+be interpolated, the two options together are what closes the gap to the
+baselines; they are off by default because on the demo's unseen shapes and on
+coarsened graphs they were less accurate (see ``docs/models/beno.md``).
 
 Each branch is an encode-process-decode message-passing network (mean
 aggregation, MLP edge and node updates, residuals) over the mesh graph. A
@@ -37,7 +38,7 @@ log-distance bias, gives the per-node boundary summary that the node update
 receives next to the pooled vector (the global token). Attention work and
 memory are ``O(N k)`` instead of ``O(N T)`` (:class:`LocalBoundaryAttention`).
 
-With ``boundary_attention="cross"`` (the previous default; kept as an option)
+With ``boundary_attention="cross"`` (the default)
 every node queries all the encoded boundary tokens of its own graph: before each message-passing layer a
 multi-head cross-attention from the node latents to the Transformer's token
 outputs, with a learned log-distance bias (:class:`BoundaryCrossAttention`),
@@ -642,9 +643,8 @@ class BENO(nn.Module):
         the built-in problems; an imported dataset's manifest gives them).
     boundary_neighbours : int
         With ``boundary_attention="local"``: tokens each node attends to (k).
-    source_tokens : bool, optional
-        Default: on with ``"cross"`` and ``"pool"``, off with ``"local"`` (not
-        supported there). Branch 1 (the source branch) reads tokens of ``f`` at up to
+    source_tokens : bool
+        Branch 1 (the source branch) reads tokens of ``f`` at up to
         ``max_boundary_tokens`` nodes of the whole domain (evenly by node index;
         ``[position, f, outward normal (zero inside), Dirichlet flag]``) instead
         of the boundary tokens with ``g = 0``: its Transformer and attention then
@@ -652,6 +652,8 @@ class BENO(nn.Module):
         Green's-function term it stands for, rather than only within its
         ``layers`` message-passing hops. With ``"cross"`` or ``"pool"`` only.
     potentials : bool
+        (Recommended with ``source_tokens`` for Neumann or source-dominated
+        data; both are off by default, see ``docs/models/beno.md``.)
         Each branch's nodes also get the free-space single- and double-layer
         potentials of its tokens' values (:func:`layer_potentials`): the
         boundary terms of Green's representation formula for ``g`` (branch 2)
@@ -660,7 +662,8 @@ class BENO(nn.Module):
 
     task = "fields"  # what it learns: see graphops.tasks
     #: Arguments added after checkpoints existed, with the value that rebuilds an older checkpoint's model
-    #: (see :func:`graphops.models.registry.saved_config`).
+    #: (see :func:`graphops.models.registry.saved_config`; the trainer refuses to continue a run across a
+    #: default that differs from these).
     config_added = {"source_tokens": False, "potentials": False}
 
     def __init__(
@@ -680,8 +683,8 @@ class BENO(nn.Module):
         in_channels: int = 1,
         boundary_channels: int = 1,
         boundary_neighbours: int = 16,
-        source_tokens: Optional[bool] = None,
-        potentials: bool = True,
+        source_tokens: bool = False,
+        potentials: bool = False,
     ) -> None:
         super().__init__()
         check_choice("beno", "dim", dim, (2, 3))
@@ -704,7 +707,7 @@ class BENO(nn.Module):
         self.boundary_neighbours = boundary_neighbours
         if source_tokens and boundary_attention == "local":
             raise ConfigError("model 'beno': source_tokens works with boundary_attention 'cross' or 'pool', not 'local'")
-        self.source_tokens = boundary_attention != "local" if source_tokens is None else bool(source_tokens)
+        self.source_tokens = bool(source_tokens)
         args = (dim, hidden, layers, out_channels, mlp_layers, aggr, boundary_heads, boundary_layers, float(dropout),
                 boundary_attention, bool(cross_distance_bias), in_channels)
         # the source branch's tokens carry f (in_channels) when they are source tokens

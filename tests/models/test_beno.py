@@ -544,9 +544,9 @@ def test_source_tokens_let_the_source_branch_see_f_beyond_its_hops(square_fine):
         assert (change > 1e-6) is sees, (source_tokens, change)
 
 
-def test_source_tokens_default_follows_the_attention():
-    assert build_model({"name": "beno"}).source_tokens is True
-    assert build_model({"name": "beno", "boundary_attention": "pool"}).source_tokens is True
-    assert build_model({"name": "beno", "boundary_attention": "local"}).source_tokens is False
+def test_source_tokens_and_potentials_are_options():
+    model = build_model({"name": "beno"})
+    assert model.source_tokens is False and model.potentials is False
+    assert build_model({"name": "beno", "boundary_attention": "pool", "source_tokens": True}).source_tokens
     with pytest.raises(ConfigError, match="source_tokens.*not 'local'"):
         build_model({"name": "beno", "boundary_attention": "local", "source_tokens": True})

@@ -202,15 +202,20 @@ def _as_if_saved_before_the_settings(path, keys=("potentials", "source_tokens"))
     torch.save(payload, path)
 
 
-def test_a_run_from_before_a_changed_default_is_refused_then_resumes_once_the_config_names_it(tmp_path, data, caplog):
-    """A run trained before BENO had source_tokens / potentials (so without them) left them out of every
-    config it stored; today's defaults (both on) would rebuild another model."""
+def test_a_run_from_before_a_changed_default_is_refused_then_resumes_once_the_config_names_it(
+        tmp_path, data, caplog, monkeypatch):
+    """A run saved before a setting existed leaves it out of every config it stored; when the value such runs
+    were trained with (config_added) is not today's default, today's config would rebuild another model.
+    Here: as if older graphops had always had layer potentials and the default had then turned them off."""
+    from graphops.models import BENO
+
+    monkeypatch.setattr(BENO, "config_added", {"potentials": True, "source_tokens": True})
     out = tmp_path / "old-default"
     config = run_config(out, epochs=2)
-    config["model"].update({"potentials": False, "source_tokens": False})
+    config["model"].update({"potentials": True, "source_tokens": True})
     Trainer(config, *data, progress=False).fit(stop_after=1)
     _as_if_saved_before_the_settings(out / "last.pt")
-    with pytest.raises(ConfigError, match=r"model.potentials: False \(now True\).*set them in the config"):
+    with pytest.raises(ConfigError, match=r"model.potentials: True \(now False\).*set them in the config"):
         Trainer(run_config(out, epochs=2), *data, progress=False).fit()
     Trainer(config, *data, progress=False).fit()  # naming the trained values resumes it
     assert load_checkpoint(out / "last.pt")["epoch"] == 2
@@ -218,5 +223,5 @@ def test_a_run_from_before_a_changed_default_is_refused_then_resumes_once_the_co
     _as_if_saved_before_the_settings(out / "last.pt")
     with caplog.at_level(logging.WARNING, logger="graphops.train"):
         best = Trainer(run_config(out, epochs=2), *data, progress=False).fit()
-    assert "model.potentials: False (now True)" in caplog.text
-    assert load_model(best)[0].potentials is False
+    assert "model.potentials: True (now False)" in caplog.text
+    assert load_model(best)[0].potentials is True
