@@ -287,9 +287,13 @@ def bench_problem(problem: str, keys: List[str], args) -> tuple:
     summary = {}
     if "beno" in by_key:
         summary["beno_rel_l2_unseen"] = by_key["beno"]["rel L2 unseen"]
+    best_base = min(base, key=lambda r: r["rel L2 unseen"]) if base else None
+
+    def gain_over_best_baseline(key: str) -> float:  # percent below the best baseline's unseen error
+        return 100.0 * (1.0 - by_key[key]["rel L2 unseen"] / best_base["rel L2 unseen"])
+
     if "beno" in by_key and base:
-        best_base = min(base, key=lambda r: r["rel L2 unseen"])
-        gain = 100.0 * (1.0 - by_key["beno"]["rel L2 unseen"] / best_base["rel L2 unseen"])
+        gain = gain_over_best_baseline("beno")
         summary.update({"best_baseline": best_base["model"], "best_baseline_rel_l2_unseen": best_base["rel L2 unseen"],
                         "improvement_percent": gain, "goal_percent": GOAL, "goal_met": gain >= GOAL})
         _say(f"{problem}: BENO {gain:.1f}% lower unseen relative L2 than {best_base['model']} (goal {GOAL:.0f}%)")
@@ -297,8 +301,7 @@ def bench_problem(problem: str, keys: List[str], args) -> tuple:
     if len(steps) > 1 and "beno" in steps:
         summary["ablation_rel_l2_unseen"] = {k: by_key[k]["rel L2 unseen"] for k in steps}
     if "beno-potentials" in by_key and base:
-        best_base = min(base, key=lambda r: r["rel L2 unseen"])
-        gain = 100.0 * (1.0 - by_key["beno-potentials"]["rel L2 unseen"] / best_base["rel L2 unseen"])
+        gain = gain_over_best_baseline("beno-potentials")
         summary.update({"options_rel_l2_unseen": by_key["beno-potentials"]["rel L2 unseen"],
                         "options_improvement_percent": gain, "options_goal_met": gain >= GOAL})
         _say(f"{problem}: BENO with source tokens and potentials {gain:.1f}% lower than {best_base['model']}")

@@ -227,8 +227,12 @@ class Trainer:
             except ConfigError:
                 pass
             stored = self.task.identity(old)
+        from ..models.registry import saved_config
+
         new = self.task.identity(self.config)
-        stored = self._with_trained_model_settings(stored, new, payload)
+        effective = payload.get("model_config")
+        trained = saved_config(effective) if isinstance(effective, Mapping) else None  # what the run was trained as
+        stored = self._with_trained_model_settings(stored, new, trained)
         diffs = config_differences(stored, new, ())
         if diffs:
             shown = ", ".join(diffs[:5]) + (" ..." if len(diffs) > 5 else "")
@@ -236,22 +240,18 @@ class Trainer:
                 f"out folder {self.out} holds a run with a different config ({shown}); "
                 "use a new out folder, or restore the old config to resume it"
             )
-        self._check_same_model(payload)
+        self._check_same_model(trained, bool((payload.get("extra") or {}).get("finished")))
         return payload
 
     @staticmethod
     def _with_trained_model_settings(stored: Mapping[str, Any], new: Mapping[str, Any],
-                                     payload: Mapping[str, Any]) -> Dict[str, Any]:
+                                     trained: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
         """``stored`` with the model settings that ``new`` names and ``stored`` left to their defaults
-        filled in from the checkpoint's model config: naming a setting at the value the run was
-        trained with does not make it another run."""
-        from ..models.registry import saved_config
-
+        filled in from ``trained`` (the checkpoint's model config, completed by ``saved_config``):
+        naming a setting at the value the run was trained with does not make it another run."""
         out = dict(stored)
         model, named = stored.get("model"), new.get("model")
-        effective = payload.get("model_config")
-        if isinstance(model, Mapping) and isinstance(named, Mapping) and isinstance(effective, Mapping):
-            trained = saved_config(effective)
+        if isinstance(model, Mapping) and isinstance(named, Mapping) and trained is not None:
             out["model"] = {**{k: trained[k] for k in named if k not in model and k in trained}, **model}
         return out
 
@@ -372,15 +372,16 @@ class Trainer:
             set_rng_state(payload["rng_state"])
         return int(payload["epoch"])
 
-    def _check_same_model(self, payload: Mapping[str, Any]) -> None:
+    def _check_same_model(self, trained: Optional[Mapping[str, Any]], finished: bool) -> None:
         """Refuse to resume (or reuse) a run whose model this config would build differently today.
 
         The stored run config may leave a model setting to its default, and a
         model setting added since (the model class's ``config_added``) may have
         a default other than the value older runs were trained with: the
-        checkpoint's own model config (:func:`graphops.models.registry.saved_config`)
-        says what the run was trained as, and this config with today's defaults
-        what it would build.
+        checkpoint's own model config, completed by
+        :func:`graphops.models.registry.saved_config` (``trained``), says what
+        the run was trained as, and this config with today's defaults what it
+        would build.
 
         A finished run is reused as it is (a warning names the settings): its
         checkpoint rebuilds the model it was trained as.
@@ -391,13 +392,11 @@ class Trainer:
             For a run to be continued: naming each setting that differs and how
             to keep the run's value.
         """
-        from ..models.registry import default_config, model_class, saved_config
+        from ..models.registry import default_config, model_class
 
-        effective = payload.get("model_config")
         section = self.config.get("model")
-        if not isinstance(effective, Mapping) or not isinstance(section, Mapping):
+        if trained is None or not isinstance(section, Mapping):
             return
-        trained = saved_config(effective)
         try:
             added = getattr(model_class(str(section.get("name"))), "config_added", None) or {}
             wanted = {**default_config(str(section.get("name"))), **section}
@@ -408,7 +407,7 @@ class Trainer:
         if not changed:
             return
         shown = ", ".join(f"model.{k}: {trained[k]!r} (now {wanted[k]!r})" for k in changed[:4])
-        if (payload.get("extra") or {}).get("finished"):
+        if finished:
             logger.warning("the finished run in %s was trained with other model settings than this config builds "
                            "today (%s); reusing it as it is (use a new out folder to train with today's)",
                            self.out, shown)
